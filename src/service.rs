@@ -1,0 +1,219 @@
+//! The service core: one place that keeps the flow ingest → wards → store → index in order.
+//!
+//! Every write goes store first, index second, under one writer lock; reads use the current
+//! snapshot and the store's rows without waiting for writers.
+
+use crate::config::CityProfile;
+use crate::index::{Index, ReportFilter, Snapshot, WardCounts};
+use crate::model::{InvalidValue, NewReport, Report, ReportId, StatusChange, Ward};
+use crate::projection::LocalProjection;
+use crate::store::{Inserted, ReportSummary, Store, StoreError};
+use crate::wards::{WardError, WardSet};
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidValue),
+    #[error(transparent)]
+    Wards(#[from] WardError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The result of a submission: the stored report and whether it was new.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub report: Report,
+    pub created: bool,
+}
+
+pub struct Hotspots {
+    store: Arc<dyn Store>,
+    index: Index,
+    profile: CityProfile,
+    writer: Mutex<()>,
+}
+
+impl Hotspots {
+    /// Loads wards and every report summary from the store and builds the first snapshot.
+    pub async fn open(store: Arc<dyn Store>, profile: CityProfile) -> Result<Self, ServiceError> {
+        let wards = Arc::new(WardSet::new(store.wards().await?)?);
+        let summaries = store.summaries().await?;
+        let snapshot = Snapshot::build(wards, projection_of(&profile), summaries);
+        Ok(Self {
+            store,
+            index: Index::new(snapshot),
+            profile,
+            writer: Mutex::new(()),
+        })
+    }
+
+    pub fn profile(&self) -> &CityProfile {
+        &self.profile
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.index.snapshot()
+    }
+
+    /// Assigns wards, stores the batch in one transaction, then publishes it to the index.
+    /// Reports already stored (same source and external id) are not stored again.
+    pub async fn submit_batch(
+        &self,
+        mut reports: Vec<NewReport>,
+    ) -> Result<Vec<Inserted>, ServiceError> {
+        let _writer = self.writer.lock().await;
+        let current = self.index.snapshot();
+        for r in &mut reports {
+            r.ward = current
+                .wards
+                .locate_code(r.lon.get(), r.lat.get())
+                .map(str::to_string);
+        }
+        let outcome = self.store.insert_reports(&reports).await?;
+        let fresh: Vec<ReportSummary> = outcome
+            .iter()
+            .zip(&reports)
+            .filter_map(|(o, r)| match o {
+                Inserted::New(id) => Some(summary_of(*id, r)),
+                Inserted::Duplicate(_) => None,
+            })
+            .collect();
+        if !fresh.is_empty() {
+            self.index.publish(current.with(&fresh));
+        }
+        Ok(outcome)
+    }
+
+    /// Stores one report; returns it as stored (with its id and ward).
+    pub async fn submit(&self, report: NewReport) -> Result<Submitted, ServiceError> {
+        let outcome = self.submit_batch(vec![report]).await?;
+        let first = outcome
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError::Corrupt {
+                what: "insert result".into(),
+                message: "the store returned no outcome".into(),
+            })?;
+        let report = self
+            .store
+            .get_reports(&[first.id()])
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound(first.id()))?;
+        Ok(Submitted {
+            report,
+            created: matches!(first, Inserted::New(_)),
+        })
+    }
+
+    pub async fn change_status(
+        &self,
+        id: ReportId,
+        change: &StatusChange,
+    ) -> Result<Report, ServiceError> {
+        let _writer = self.writer.lock().await;
+        let report = self.store.update_status(id, change).await?;
+        self.index
+            .publish(self.index.snapshot().with(&[ReportSummary::from(&report)]));
+        Ok(report)
+    }
+
+    pub async fn report(&self, id: ReportId) -> Result<Report, ServiceError> {
+        Ok(self
+            .store
+            .get_reports(&[id])
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound(id))?)
+    }
+
+    /// A page of reports, newest id first, and the cursor for the next page.
+    pub async fn list(
+        &self,
+        filter: &ReportFilter,
+        before: Option<ReportId>,
+        limit: usize,
+    ) -> Result<(Vec<Report>, Option<ReportId>), ServiceError> {
+        let (ids, next) = self.snapshot().page(filter, before, limit);
+        Ok((self.store.get_reports(&ids).await?, next))
+    }
+
+    /// Reports within `radius_m` of a point, nearest first, with distances in metres.
+    pub async fn nearby(
+        &self,
+        lon: f64,
+        lat: f64,
+        radius_m: f64,
+        category: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(Report, f64)>, ServiceError> {
+        let snapshot = self.snapshot();
+        let code = match category {
+            Some(c) => match snapshot.category_code(c) {
+                Some(code) => Some(code),
+                None => return Ok(Vec::new()),
+            },
+            None => None,
+        };
+        let hits = snapshot.nearby(lon, lat, radius_m, code, limit);
+        let ids: Vec<ReportId> = hits.iter().map(|h| h.0).collect();
+        let reports = self.store.get_reports(&ids).await?;
+        Ok(reports
+            .into_iter()
+            .zip(hits)
+            .map(|(r, (_, d))| (r, d))
+            .collect())
+    }
+
+    /// Wards with their report counts (overdue as of now).
+    pub fn wards_with_counts(&self) -> (Arc<Snapshot>, Vec<WardCounts>) {
+        let snapshot = self.snapshot();
+        let counts = snapshot.ward_counts(chrono::Utc::now().timestamp());
+        (snapshot, counts)
+    }
+
+    /// Replaces every ward, re-assigns every report, and rebuilds the index. Returns how many
+    /// reports changed ward.
+    pub async fn replace_wards(&self, wards: Vec<Ward>) -> Result<u64, ServiceError> {
+        let set = WardSet::new(wards)?;
+        let _writer = self.writer.lock().await;
+        let changed = self.store.replace_wards(&set).await?;
+        let previous = self.index.snapshot();
+        let mut next = Snapshot::build(
+            Arc::new(set),
+            previous.projection,
+            self.store.summaries().await?,
+        );
+        next.version = previous.version + 1;
+        self.index.publish(next);
+        Ok(changed)
+    }
+}
+
+/// The city's local projection, centred on its bounds.
+pub fn projection_of(profile: &CityProfile) -> LocalProjection {
+    let b = &profile.bounds;
+    LocalProjection::new((b.min_lon + b.max_lon) / 2.0, (b.min_lat + b.max_lat) / 2.0)
+}
+
+fn summary_of(id: ReportId, r: &NewReport) -> ReportSummary {
+    ReportSummary {
+        id,
+        lon: r.lon.get(),
+        lat: r.lat.get(),
+        ward: r.ward.clone(),
+        category: r.category.clone(),
+        agency: r.agency.clone(),
+        status: r.status,
+        created_at: r.created_at,
+        due_at: r.due_at,
+        resolved_at: r.resolved_at,
+    }
+}
