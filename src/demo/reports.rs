@@ -154,10 +154,10 @@ pub fn generate(
                 background(profile, date.month(), rng)
             };
             let b = &profile.bounds;
-            let (lon, lat) = (
-                lon.clamp(b.min_lon, b.max_lon),
-                lat.clamp(b.min_lat, b.max_lat),
-            );
+            // Kept just inside the city's outline, so every report has a ward.
+            let inset = 1e-5;
+            let lon = lon.clamp(b.min_lon + inset, b.max_lon - inset);
+            let lat = lat.clamp(b.min_lat + inset, b.max_lat - inset);
             let (Ok(lon), Ok(lat)) = (Lon::new(round7(lon)), Lat::new(round7(lat))) else {
                 continue;
             };

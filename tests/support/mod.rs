@@ -1,0 +1,66 @@
+//! Shared set-up for the HTTP tests: a fresh GeoPackage holding the demo city's wards and its
+//! first reports, and helpers to call the router without a socket.
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use hotspots::config::CityProfile;
+use hotspots::service::Hotspots;
+use hotspots::store::GeoPackageStore;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+pub struct TestCity {
+    pub dir: tempfile::TempDir,
+    pub app: Arc<Hotspots>,
+    pub store: GeoPackageStore,
+}
+
+impl TestCity {
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("city.gpkg")
+    }
+    pub fn router(&self) -> Router {
+        hotspots::api::app(self.app.clone())
+    }
+}
+
+/// A GeoPackage with the demo wards and the first `reports` demo reports.
+pub async fn demo_city(reports: usize) -> TestCity {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, app) = open(&dir.path().join("city.gpkg")).await;
+    let city = hotspots::demo::generate(&CityProfile::hue());
+    app.replace_wards(city.wards).await.expect("wards stored");
+    let reports: Vec<_> = city.reports.into_iter().take(reports).collect();
+    app.submit_batch(reports).await.expect("reports stored");
+    TestCity { dir, app, store }
+}
+
+pub async fn open(path: &Path) -> (GeoPackageStore, Arc<Hotspots>) {
+    let store = GeoPackageStore::open(path).await.expect("GeoPackage opens");
+    let app = Hotspots::open(Arc::new(store.clone()), CityProfile::hue()).await.expect("service opens");
+    (store, Arc::new(app))
+}
+
+/// Sends a request through the router; returns status and body parsed as JSON.
+pub async fn call(router: &Router, method: &str, uri: &str, body: Option<&str>) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    let req = req.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string()))).expect("request");
+    let resp = router.clone().oneshot(req).await.expect("router answers");
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| panic!("{method} {uri} → {status}: body is not JSON: {}", String::from_utf8_lossy(&bytes)));
+    (status, json)
+}
+
+pub fn error_field(body: &Value) -> &str {
+    body["error"]["details"]["field"].as_str().unwrap_or("")
+}
