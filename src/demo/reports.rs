@@ -324,8 +324,12 @@ fn gauss(rng: &mut ChaCha8Rng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
 
-/// Knuth's method; fine for the small means used here.
+/// Knuth's method for the demo's small means; a normal approximation for the large means of
+/// benchmark cities (Knuth's product underflows past a mean of about 700).
 fn poisson(mean: f64, rng: &mut ChaCha8Rng) -> u32 {
+    if mean > 500.0 {
+        return (mean + mean.sqrt() * gauss(rng)).round().max(0.0) as u32;
+    }
     let limit = (-mean).exp();
     let (mut k, mut p) = (0, 1.0);
     loop {
