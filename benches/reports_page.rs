@@ -34,7 +34,9 @@ async fn build(path: &Path, profile: &CityProfile) {
     }
     let city = hotspots::demo::generate(&big);
     let store = GeoPackageStore::open(path).await.expect("open");
-    let app = Hotspots::open(Arc::new(store.clone()), profile.clone()).await.expect("service");
+    let app = Hotspots::open(Arc::new(store.clone()), profile.clone())
+        .await
+        .expect("service");
     app.replace_wards(city.wards).await.expect("wards");
     let started = Instant::now();
     let n = city.reports.len();
@@ -42,7 +44,10 @@ async fn build(path: &Path, profile: &CityProfile) {
         app.submit_batch(chunk.to_vec()).await.expect("insert");
     }
     let secs = started.elapsed().as_secs_f64();
-    eprintln!("built {n} reports into the GeoPackage in {secs:.1} s = {:.0} rows/s (validated reports, ward assignment, index update)", n as f64 / secs);
+    eprintln!(
+        "built {n} reports into the GeoPackage in {secs:.1} s = {:.0} rows/s (validated reports, ward assignment, index update)",
+        n as f64 / secs
+    );
     store.close().await;
 }
 
@@ -57,7 +62,11 @@ fn bench(c: &mut Criterion) {
     let started = Instant::now();
     let app = rt.block_on(async {
         let store = GeoPackageStore::open(&path).await.expect("open");
-        Arc::new(Hotspots::open(Arc::new(store), profile.clone()).await.expect("service"))
+        Arc::new(
+            Hotspots::open(Arc::new(store), profile.clone())
+                .await
+                .expect("service"),
+        )
     });
     eprintln!(
         "start-up: {} reports indexed in {:.2} s; resident memory {:.0} MB (was {before:.0} MB before opening)",
@@ -69,21 +78,39 @@ fn bench(c: &mut Criterion) {
     let get = |uri: &'static str| {
         let router = router.clone();
         async move {
-            let resp = router.oneshot(Request::get(uri).body(Body::empty()).expect("request")).await.expect("response");
+            let resp = router
+                .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+                .await
+                .expect("response");
             assert_eq!(resp.status(), 200);
-            axum::body::to_bytes(resp.into_body(), usize::MAX).await.expect("body").len()
+            axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .expect("body")
+                .len()
         }
     };
     let mut group = c.benchmark_group("reports_1m");
-    group.bench_function("first_page_ward_filter_http", |b| b.to_async(&rt).iter(|| get("/api/v1/reports?ward=phu-hoi&limit=100")));
-    group.bench_function("first_page_ward_and_category_http", |b| {
-        b.to_async(&rt).iter(|| get("/api/v1/reports?ward=vinh-ninh&category=flooding&limit=100"))
+    group.bench_function("first_page_ward_filter_http", |b| {
+        b.to_async(&rt)
+            .iter(|| get("/api/v1/reports?ward=phu-hoi&limit=100"))
     });
-    group.bench_function("nearby_100m_http", |b| b.to_async(&rt).iter(|| get("/api/v1/reports/nearby?lon=107.585&lat=16.465&radius_m=100")));
+    group.bench_function("first_page_ward_and_category_http", |b| {
+        b.to_async(&rt)
+            .iter(|| get("/api/v1/reports?ward=vinh-ninh&category=flooding&limit=100"))
+    });
+    group.bench_function("nearby_100m_http", |b| {
+        b.to_async(&rt)
+            .iter(|| get("/api/v1/reports/nearby?lon=107.585&lat=16.465&radius_m=100"))
+    });
     let snapshot = app.snapshot();
     let ward = snapshot.wards.index_of("phu-hoi");
-    let filter = hotspots::index::ReportFilter { ward: Some(ward), ..Default::default() };
-    group.bench_function("first_page_ward_filter_index_only", |b| b.iter(|| snapshot.page(&filter, None, 100)));
+    let filter = hotspots::index::ReportFilter {
+        ward: Some(ward),
+        ..Default::default()
+    };
+    group.bench_function("first_page_ward_filter_index_only", |b| {
+        b.iter(|| snapshot.page(&filter, None, 100))
+    });
     group.finish();
 }
 

@@ -1,26 +1,37 @@
 //! Hotspots: a city's geolocated citizen reports, assigned to wards, stored durably, indexed in
 //! memory and served as GeoJSON.
 //!
-//! The modules follow the data flow, each using only those above it:
-//!
-//! 1. [`model`]: reports, wards, categories, statuses — plain data, checked at construction.
-//! 2. [`config`]: the city profile (time zone, bounds, categories, agencies).
-//! 3. [`projection`]: metres from degrees in a local projection centred on the city.
-//! 4. [`ingest`]: API JSON, GeoJSON and CSV into validated new reports.
-//! 5. [`wards`]: ward boundaries, point-in-polygon assignment, neighbours.
-//! 6. [`store`]: the durable record — a GeoPackage file or PostGIS — behind one contract.
-//! 7. [`index`]: the in-memory snapshot readers query without waiting on writers.
-//! 8. [`service`]: the write path (ingest → wards → store → index) and the read queries.
-//! 9. [`demo`]: the seeded synthetic city of Huế.
-//! 10. [`api`]: the HTTP API (axum), the only module that knows HTTP.
+//! The modules follow the data flow; each uses only those above it.
 
-pub mod api;
-pub mod config;
-pub mod demo;
-pub mod index;
-pub mod ingest;
+/// Reports, wards, categories, statuses — plain data, checked at construction.
 pub mod model;
+
+/// The city profile: time zone, bounds, categories, agencies.
+pub mod config;
+
+/// Metres from degrees, in a local projection centred on the city.
 pub mod projection;
-pub mod service;
-pub mod store;
+
+/// API JSON, GeoJSON and CSV (with mapping presets) into validated new reports.
+pub mod ingest;
+
+/// Ward boundaries: loading, point-in-polygon assignment, neighbours.
 pub mod wards;
+
+/// The durable record, a GeoPackage file or PostGIS, behind one contract.
+pub mod store;
+
+/// The in-memory snapshot that readers query without waiting on writers.
+pub mod index;
+
+/// The write path (ingest → wards → store → index) and the read queries.
+pub mod service;
+
+/// Batch import of report files, with a summary of every row's fate.
+pub mod import;
+
+/// The seeded synthetic city of Huế.
+pub mod demo;
+
+/// The HTTP API (axum): the only module that knows HTTP.
+pub mod api;

@@ -4,7 +4,7 @@
 //! snapshot and the store's rows without waiting for writers.
 
 use crate::config::CityProfile;
-use crate::index::{Index, ReportFilter, Snapshot, WardCounts};
+use crate::index::{Index, ReportFilter, Snapshot, SnapshotBuilder, WardCounts};
 use crate::model::{InvalidValue, NewReport, Report, ReportId, StatusChange, Ward};
 use crate::projection::LocalProjection;
 use crate::store::{Inserted, ReportSummary, Store, StoreError};
@@ -40,8 +40,7 @@ impl Hotspots {
     /// Loads wards and every report summary from the store and builds the first snapshot.
     pub async fn open(store: Arc<dyn Store>, profile: CityProfile) -> Result<Self, ServiceError> {
         let wards = Arc::new(WardSet::new(store.wards().await?)?);
-        let summaries = store.summaries().await?;
-        let snapshot = Snapshot::build(wards, projection_of(&profile), summaries);
+        let snapshot = load_snapshot(store.as_ref(), wards, projection_of(&profile)).await?;
         Ok(Self {
             store,
             index: Index::new(snapshot),
@@ -76,7 +75,9 @@ impl Hotspots {
                 .locate_code(r.lon.get(), r.lat.get())
                 .map(str::to_string);
         }
+        let started = std::time::Instant::now();
         let outcome = self.store.insert_reports(&reports).await?;
+        let stored_in = started.elapsed();
         let fresh: Vec<ReportSummary> = outcome
             .iter()
             .zip(&reports)
@@ -88,6 +89,7 @@ impl Hotspots {
         if !fresh.is_empty() {
             self.index.publish(current.with(&fresh));
         }
+        tracing::debug!(rows = reports.len(), ?stored_in, indexed_in = ?(started.elapsed() - stored_in), "batch written");
         Ok(outcome)
     }
 
@@ -186,15 +188,29 @@ impl Hotspots {
         let _writer = self.writer.lock().await;
         let changed = self.store.replace_wards(&set).await?;
         let previous = self.index.snapshot();
-        let mut next = Snapshot::build(
-            Arc::new(set),
-            previous.projection,
-            self.store.summaries().await?,
-        );
+        let mut next =
+            load_snapshot(self.store.as_ref(), Arc::new(set), previous.projection).await?;
         next.version = previous.version + 1;
         self.index.publish(next);
         Ok(changed)
     }
+}
+
+/// Builds a snapshot from everything the store holds, chunk by chunk.
+async fn load_snapshot(
+    store: &dyn Store,
+    wards: Arc<WardSet>,
+    projection: LocalProjection,
+) -> Result<Snapshot, StoreError> {
+    let started = std::time::Instant::now();
+    let mut builder = SnapshotBuilder::new(wards);
+    store
+        .scan_summaries(&mut |chunk| builder.push(&chunk))
+        .await?;
+    let read_in = started.elapsed();
+    let snapshot = builder.finish(projection);
+    tracing::debug!(?read_in, built_in = ?(started.elapsed() - read_in), "index built");
+    Ok(snapshot)
 }
 
 /// The city's local projection, centred on its bounds.

@@ -50,6 +50,9 @@ const NAMES: [(&str, &str); COLS * ROWS] = [
     ("an-dong", "An Đông"),
 ];
 
+/// A grid corner: (row, column).
+type Node = (usize, usize);
+
 /// Builds the wards. Row 0 is the north of the city, column 0 the west.
 pub fn generate(bounds: &Bbox4326, rng: &mut ChaCha8Rng) -> Vec<Ward> {
     let (w, h) = (
@@ -76,7 +79,7 @@ pub fn generate(bounds: &Bbox4326, rng: &mut ChaCha8Rng) -> Vec<Ward> {
         }
     }
     // Each grid edge's wiggly polyline, made once and shared by the two wards beside it.
-    let mut edges: HashMap<((usize, usize), (usize, usize)), Vec<Coord<f64>>> = HashMap::new();
+    let mut edges: HashMap<(Node, Node), Vec<Coord<f64>>> = HashMap::new();
     let mut edge =
         |a: (usize, usize), b: (usize, usize), rng: &mut ChaCha8Rng| -> Vec<Coord<f64>> {
             let key = if a < b { (a, b) } else { (b, a) };

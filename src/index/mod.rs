@@ -64,21 +64,9 @@ impl Snapshot {
         projection: LocalProjection,
         summaries: Vec<ReportSummary>,
     ) -> Self {
-        let mut categories = Vocabulary::default();
-        let mut agencies = Vocabulary::default();
-        let entries = summaries
-            .iter()
-            .map(|s| Entry::from_summary(s, &wards, &mut categories, &mut agencies))
-            .collect();
-        Self {
-            version: 1,
-            base: Arc::new(Segment::new(entries, &projection, wards.len())),
-            recent: Arc::new(Segment::new(Vec::new(), &projection, wards.len())),
-            wards,
-            projection,
-            categories: Arc::new(categories),
-            agencies: Arc::new(agencies),
-        }
+        let mut builder = SnapshotBuilder::new(wards);
+        builder.push(&summaries);
+        builder.finish(projection)
     }
 
     /// The next snapshot, with these reports added or updated.
@@ -160,6 +148,47 @@ impl Snapshot {
 
     pub fn get(&self, id: i64) -> Option<&Entry> {
         self.recent.find(id).or_else(|| self.base.find(id))
+    }
+}
+
+/// Builds a snapshot from summaries that arrive in chunks, keeping only the compact entries.
+pub struct SnapshotBuilder {
+    wards: Arc<WardSet>,
+    categories: Vocabulary,
+    agencies: Vocabulary,
+    entries: Vec<Entry>,
+}
+
+impl SnapshotBuilder {
+    pub fn new(wards: Arc<WardSet>) -> Self {
+        Self {
+            wards,
+            categories: Vocabulary::default(),
+            agencies: Vocabulary::default(),
+            entries: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, summaries: &[ReportSummary]) {
+        let (wards, categories, agencies) = (&self.wards, &mut self.categories, &mut self.agencies);
+        self.entries.extend(
+            summaries
+                .iter()
+                .map(|s| Entry::from_summary(s, wards, categories, agencies)),
+        );
+    }
+
+    pub fn finish(self, projection: LocalProjection) -> Snapshot {
+        let ward_count = self.wards.len();
+        Snapshot {
+            version: 1,
+            base: Arc::new(Segment::new(self.entries, &projection, ward_count)),
+            recent: Arc::new(Segment::new(Vec::new(), &projection, ward_count)),
+            wards: self.wards,
+            projection,
+            categories: Arc::new(self.categories),
+            agencies: Arc::new(self.agencies),
+        }
     }
 }
 

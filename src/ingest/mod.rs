@@ -3,7 +3,11 @@
 //! Validation against the city profile happens here, once: known category, coordinates in range,
 //! sensible times. Every error names the field (and, for files, the line) that was wrong.
 
+pub mod csv;
+pub mod geojson;
 pub mod json;
+pub mod mapping;
+pub mod profile;
 
 use crate::config::CityProfile;
 use crate::model::{InvalidValue, NewReport};

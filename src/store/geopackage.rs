@@ -1,5 +1,7 @@
 //! The embedded store: an OGC GeoPackage file (SQLite), which QGIS and GDAL open as it is.
 
+mod scan;
+
 use super::rows::{self, ReportRow};
 use super::{
     Context, Inserted, ReportSummary, Store, StoreError, apply_change, format_time, parse_time, wkb,
@@ -7,10 +9,9 @@ use super::{
 use crate::model::{NewReport, Report, ReportId, StatusChange, Ward};
 use crate::wards::WardSet;
 use async_trait::async_trait;
-use futures_util::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -39,7 +40,7 @@ impl GeoPackageStore {
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(scan::PARTS as u32)
             .connect_with(options)
             .await
             .context("opening the GeoPackage file")?;
@@ -363,7 +364,7 @@ impl Store for GeoPackageStore {
         let mut known = Self::existing_ids(&mut tx, reports).await?;
         let mut outcome: Vec<Option<Inserted>> = vec![None; reports.len()];
         // Within the batch, a repeated key is a duplicate of its first occurrence.
-        let mut first_of: HashMap<(String, String), usize> = HashMap::new();
+        let mut seen: HashSet<(String, String)> = HashSet::new();
         let mut fresh: Vec<usize> = Vec::with_capacity(reports.len());
         for (i, r) in reports.iter().enumerate() {
             match &r.external_id {
@@ -371,8 +372,7 @@ impl Store for GeoPackageStore {
                     let key = (r.source.clone(), ext.clone());
                     if let Some(id) = known.get(&key) {
                         outcome[i] = Some(Inserted::Duplicate(*id));
-                    } else if !first_of.contains_key(&key) {
-                        first_of.insert(key, i);
+                    } else if seen.insert(key) {
                         fresh.push(i);
                     }
                 }
@@ -389,17 +389,23 @@ impl Store for GeoPackageStore {
                 }
             }
         }
-        tx.commit().await.context("committing reports")?;
-        Ok(outcome
+        // Repeats within the batch are duplicates of their first occurrence, stored just now.
+        let outcome = outcome
             .into_iter()
             .zip(reports)
             .map(|(o, r)| {
-                o.unwrap_or_else(|| {
-                    let key = (r.source.clone(), r.external_id.clone().unwrap_or_default());
-                    Inserted::Duplicate(known.get(&key).copied().unwrap_or_default())
+                o.or_else(|| {
+                    let key = (r.source.clone(), r.external_id.clone()?);
+                    known.get(&key).map(|id| Inserted::Duplicate(*id))
+                })
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: "insert outcome".into(),
+                    message: "a report of the batch was neither stored nor found".into(),
                 })
             })
-            .collect())
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit().await.context("committing reports")?;
+        Ok(outcome)
     }
 
     async fn get_reports(&self, ids: &[ReportId]) -> Result<Vec<Report>, StoreError> {
@@ -455,33 +461,17 @@ impl Store for GeoPackageStore {
     }
 
     async fn summaries(&self) -> Result<Vec<ReportSummary>, StoreError> {
-        let mut rows = sqlx::query(
-            "select fid, geom, ward, category, agency, status, created_at, due_at, resolved_at from report order by fid",
-        )
-        .fetch(&self.pool);
-        let mut out = Vec::new();
-        while let Some(row) = rows.try_next().await.context("scanning reports")? {
-            let id: i64 = row.get("fid");
-            let blob: &[u8] = row.get("geom");
-            let wkb = wkb::from_gpkg(blob).map_err(|source| StoreError::Geometry {
-                what: format!("report {id}"),
-                source,
-            })?;
-            let (lon, lat) = rows::point(wkb, id)?;
-            out.push(ReportSummary {
-                id,
-                lon,
-                lat,
-                ward: row.get("ward"),
-                category: row.get("category"),
-                agency: row.get("agency"),
-                status: rows::status(row.get("status"), id)?,
-                created_at: parse_time(row.get("created_at"), "created_at")?,
-                due_at: opt_time(&row, "due_at", id)?,
-                resolved_at: opt_time(&row, "resolved_at", id)?,
-            });
-        }
-        Ok(out)
+        let mut all = Vec::new();
+        scan::summaries(&self.pool, &mut |chunk| all.extend(chunk)).await?;
+        all.sort_unstable_by_key(|s| s.id);
+        Ok(all)
+    }
+
+    async fn scan_summaries(
+        &self,
+        sink: &mut (dyn FnMut(Vec<ReportSummary>) + Send),
+    ) -> Result<(), StoreError> {
+        scan::summaries(&self.pool, sink).await
     }
 
     async fn count_reports(&self) -> Result<u64, StoreError> {

@@ -5,11 +5,12 @@
 //! write only after it returns.
 
 mod geopackage;
-// mod postgis;
+mod postgis;
 mod rows;
 pub mod wkb;
 
 pub use geopackage::GeoPackageStore;
+pub use postgis::PostgisStore;
 
 use crate::model::{NewReport, Report, ReportId, Status, StatusChange, Ward};
 use crate::wards::WardSet;
@@ -127,8 +128,18 @@ pub trait Store: Send + Sync + 'static {
         change: &StatusChange,
     ) -> Result<Report, StoreError>;
 
-    /// Every report's summary, for building the index at start.
+    /// Every report's summary, in id order.
     async fn summaries(&self) -> Result<Vec<ReportSummary>, StoreError>;
+
+    /// Every report's summary, handed over in chunks (any order), so that start-up never holds
+    /// all of them at once. The default hands over [`Store::summaries`] as one chunk.
+    async fn scan_summaries(
+        &self,
+        sink: &mut (dyn FnMut(Vec<ReportSummary>) + Send),
+    ) -> Result<(), StoreError> {
+        sink(self.summaries().await?);
+        Ok(())
+    }
 
     async fn count_reports(&self) -> Result<u64, StoreError>;
 

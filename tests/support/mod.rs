@@ -5,10 +5,10 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use hotspots::config::CityProfile;
 use hotspots::service::Hotspots;
 use hotspots::store::GeoPackageStore;
+use http_body_util::BodyExt;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,22 +42,35 @@ pub async fn demo_city(reports: usize) -> TestCity {
 
 pub async fn open(path: &Path) -> (GeoPackageStore, Arc<Hotspots>) {
     let store = GeoPackageStore::open(path).await.expect("GeoPackage opens");
-    let app = Hotspots::open(Arc::new(store.clone()), CityProfile::hue()).await.expect("service opens");
+    let app = Hotspots::open(Arc::new(store.clone()), CityProfile::hue())
+        .await
+        .expect("service opens");
     (store, Arc::new(app))
 }
 
 /// Sends a request through the router; returns status and body parsed as JSON.
-pub async fn call(router: &Router, method: &str, uri: &str, body: Option<&str>) -> (StatusCode, Value) {
+pub async fn call(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    body: Option<&str>,
+) -> (StatusCode, Value) {
     let mut req = Request::builder().method(method).uri(uri);
     if body.is_some() {
         req = req.header("content-type", "application/json");
     }
-    let req = req.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string()))).expect("request");
+    let req = req
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .expect("request");
     let resp = router.clone().oneshot(req).await.expect("router answers");
     let status = resp.status();
     let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    let json = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| panic!("{method} {uri} → {status}: body is not JSON: {}", String::from_utf8_lossy(&bytes)));
+    let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+        panic!(
+            "{method} {uri} → {status}: body is not JSON: {}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
     (status, json)
 }
 

@@ -1,0 +1,5 @@
+//! Helpers shared by integration tests. Each test binary compiles its own copy and may use only
+//! part of it, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+pub mod postgis;
