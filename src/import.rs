@@ -44,7 +44,8 @@ pub struct Rejection {
 /// How the source's own ward column compares with the ward Hotspots assigned.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Default)]
 pub struct WardAgreement {
-    /// Rows with both a source ward and an assigned ward.
+    /// Rows compared: every stored row when the source has a ward column (its "no ward" must
+    /// then match a point outside every ward), else rows with a source ward.
     pub compared: u64,
     pub agreed: u64,
     pub share: f64,
@@ -177,7 +178,7 @@ pub async fn import_csv(
         })
     };
     while let Some(batch) = rx.recv().await {
-        store_batch(app, batch, &mut summary).await?;
+        store_batch(app, batch, mapping.columns.ward.is_some(), &mut summary).await?;
         bar.set_position(summary.read);
     }
     reader
@@ -208,7 +209,7 @@ pub async fn import_rows(
         let mut rows = rows;
         while !rows.is_empty() {
             let rest = rows.split_off(rows.len().min(BATCH));
-            store_batch(app, rows, &mut summary).await?;
+            store_batch(app, rows, false, &mut summary).await?;
             rows = rest;
         }
     }
@@ -220,6 +221,7 @@ pub async fn import_rows(
 async fn store_batch(
     app: &Hotspots,
     batch: Vec<Result<ParsedRow, RowError>>,
+    source_has_wards: bool,
     summary: &mut ImportSummary,
 ) -> Result<(), ServiceError> {
     let snapshot = app.snapshot();
@@ -233,9 +235,11 @@ async fn store_batch(
                 let assigned = snapshot
                     .wards
                     .locate_code(row.report.lon.get(), row.report.lat.get());
-                if let (Some(source), Some(assigned)) = (&row.source_ward, assigned) {
+                // With a ward column, "no ward" in the source (e.g. Chicago's "0") agreeing with a
+                // point outside every ward counts as agreement too.
+                if row.source_ward.is_some() || (source_has_wards && !snapshot.wards.is_empty()) {
                     agreement.compared += 1;
-                    agreement.agreed += u64::from(source == assigned);
+                    agreement.agreed += u64::from(row.source_ward.as_deref() == assigned);
                 }
                 summary.outside_bounds += u64::from(row.flags.outside_bounds);
                 reports.push((row.report, assigned.is_none()));

@@ -3,12 +3,20 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use hotspots::config::CityProfile;
+use hotspots::import::{ImportOptions, ImportSummary, import_csv, import_rows};
+use hotspots::ingest::{
+    csv::open_input, geojson::read_geojson_reports, mapping::Mapping, profile::derive_profile,
+};
 use hotspots::service::Hotspots;
-use hotspots::store::{GeoPackageStore, Store};
+use hotspots::store::{GeoPackageStore, PostgisStore, Store};
 use hotspots::wards::{WardFields, load_geojson, wards_to_geojson};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// The key under which the city profile is saved with the data.
+const PROFILE_SETTING: &str = "profile";
 
 #[derive(Parser)]
 #[command(
@@ -25,7 +33,7 @@ struct Cli {
 
 #[derive(Args, Clone)]
 struct StoreArgs {
-    /// GeoPackage file used when no database URL is given.
+    /// GeoPackage file, used when no database URL is given.
     #[arg(
         long,
         global = true,
@@ -33,14 +41,17 @@ struct StoreArgs {
         default_value = "data/hotspots.gpkg"
     )]
     db: PathBuf,
-    /// City profile (TOML). Default: Huế, embedded in the binary.
+    /// PostgreSQL + PostGIS database (postgres://user@host/db); selects the PostGIS store.
+    #[arg(long, global = true, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// City profile (TOML). Default: the one saved with the data, else Huế's (built in).
     #[arg(long, global = true, env = "HOTSPOTS_PROFILE")]
     profile: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Build the seeded demo city of Huế in the GeoPackage (if it is empty), then serve it.
+    /// Build the seeded demo city of Huế in the store (if it is empty), then serve it.
     Demo {
         #[arg(long, env = "HOTSPOTS_BIND", default_value = "127.0.0.1:8080")]
         bind: String,
@@ -63,14 +74,30 @@ enum Import {
     /// Replace the wards with a GeoJSON FeatureCollection of (Multi)Polygons, and re-assign reports.
     Wards {
         file: PathBuf,
-        /// Property holding the ward's code (default: "id"; "-" uses the feature's own id).
+        /// Property holding the ward's code ("-" uses the feature's own id).
         #[arg(long, default_value = "id")]
         id_field: String,
-        /// Property holding the ward's name (default: "name"; falls back to the code).
+        /// Property holding the ward's name (falls back to the code).
         #[arg(long, default_value = "name")]
         name_field: String,
         #[arg(long, default_value = "population")]
         population_field: String,
+    },
+    /// Import reports from a CSV (gzip is read directly) or a GeoJSON FeatureCollection.
+    Reports {
+        file: PathBuf,
+        /// A preset (chicago, boston, nyc) or a mapping file (TOML; see data/mappings/example.toml).
+        #[arg(long, default_value = "chicago")]
+        mapping: String,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Store nothing if any row is rejected.
+        #[arg(long)]
+        strict: bool,
+        /// City name for a profile made from the data (when the store has none yet).
+        #[arg(long)]
+        city: Option<String>,
     },
 }
 
@@ -84,29 +111,24 @@ async fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let profile = match &cli.store.profile {
-        Some(path) => CityProfile::load(path)?,
-        None => CityProfile::hue(),
-    };
     match cli.command {
         Command::Demo {
-            bind,
             write_data: Some(dir),
-        } => {
-            let _ = bind;
-            write_demo_data(&profile, &dir)
-        }
+            ..
+        } => write_demo_data(&load_profile(&cli.store, None).await?, &dir),
         Command::Demo {
             bind,
             write_data: None,
         } => {
-            let store = open_geopackage(&cli.store.db).await?;
-            seed_demo(&store, &profile).await?;
-            serve(Arc::new(store), profile, &bind).await
+            let store = open_store(&cli.store).await?;
+            let profile = load_profile(&cli.store, Some(store.as_ref())).await?;
+            seed_demo(store.clone(), &profile).await?;
+            serve(store, profile, &bind).await
         }
         Command::Serve { bind } => {
-            let store = open_geopackage(&cli.store.db).await?;
-            serve(Arc::new(store), profile, &bind).await
+            let store = open_store(&cli.store).await?;
+            let profile = load_profile(&cli.store, Some(store.as_ref())).await?;
+            serve(store, profile, &bind).await
         }
         Command::Import(Import::Wards {
             file,
@@ -114,50 +136,140 @@ async fn main() -> Result<()> {
             name_field,
             population_field,
         }) => {
-            let store = open_geopackage(&cli.store.db).await?;
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
+            let store = open_store(&cli.store).await?;
+            let profile = load_profile(&cli.store, Some(store.as_ref())).await?;
             let fields = WardFields {
                 id: (id_field != "-").then_some(id_field),
                 name: Some(name_field),
                 population: Some(population_field),
             };
+            let mut text = String::new();
+            open_input(&file)
+                .and_then(|mut r| r.read_to_string(&mut text))
+                .with_context(|| format!("reading {}", file.display()))?;
             let wards = load_geojson(&text, &fields)?;
             let count = wards.len();
-            let app = Hotspots::open(Arc::new(store.clone()), profile).await?;
+            let app = Hotspots::open(store, profile).await?;
             let changed = app.replace_wards(wards).await?;
-            store.close().await;
             println!("stored {count} wards; {changed} reports changed ward");
+            Ok(())
+        }
+        Command::Import(Import::Reports {
+            file,
+            mapping,
+            json,
+            strict,
+            city,
+        }) => {
+            let store = open_store(&cli.store).await?;
+            let summary = import_reports(store, &cli.store, &file, &mapping, city, strict).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                print!("{}", summary.to_text());
+            }
             Ok(())
         }
     }
 }
 
-async fn open_geopackage(path: &Path) -> Result<GeoPackageStore> {
+async fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>> {
+    if let Some(url) = &args.database_url {
+        let store = PostgisStore::connect(url)
+            .await
+            .context("connecting to PostGIS")?;
+        return Ok(Arc::new(store));
+    }
+    let path = &args.db;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    GeoPackageStore::open(path)
+    let store = GeoPackageStore::open(path)
         .await
-        .with_context(|| format!("opening GeoPackage {}", path.display()))
+        .with_context(|| format!("opening GeoPackage {}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// `--profile` if given, else the profile saved with the data, else Huế's.
+async fn load_profile(args: &StoreArgs, store: Option<&dyn Store>) -> Result<CityProfile> {
+    if let Some(path) = &args.profile {
+        return Ok(CityProfile::load(path)?);
+    }
+    if let Some(store) = store
+        && let Some(text) = store.setting(PROFILE_SETTING).await?
+    {
+        return CityProfile::from_toml(&text).context("the profile saved with the data");
+    }
+    Ok(CityProfile::hue())
+}
+
+async fn import_reports(
+    store: Arc<dyn Store>,
+    args: &StoreArgs,
+    file: &Path,
+    mapping: &str,
+    city: Option<String>,
+    strict: bool,
+) -> Result<ImportSummary> {
+    let mapping = match Mapping::preset(mapping) {
+        Some(m) => m,
+        None => Mapping::from_toml(&std::fs::read_to_string(mapping).with_context(|| {
+            format!("--mapping {mapping:?} is neither a preset (chicago, boston, nyc) nor a readable mapping file")
+        })?)?,
+    };
+    let saved = store.setting(PROFILE_SETTING).await?.is_some();
+    let profile = if args.profile.is_some() || saved {
+        load_profile(args, Some(store.as_ref())).await?
+    } else {
+        let name = city.unwrap_or_else(|| mapping.source.clone());
+        let code = hotspots::ingest::mapping::slugify(&name);
+        let profile = derive_profile(open_input(file)?, &mapping, &code, &name)?;
+        store
+            .save_setting(PROFILE_SETTING, &profile.to_toml())
+            .await?;
+        eprintln!(
+            "made a city profile for {name} from the data ({} categories, {} agencies); it is saved with the data",
+            profile.categories.len(),
+            profile.agencies.len()
+        );
+        profile
+    };
+    let app = Hotspots::open(store, profile).await?;
+    let options = ImportOptions {
+        strict,
+        progress: true,
+    };
+    let is_geojson = file
+        .extension()
+        .is_some_and(|e| e == "geojson" || e == "json");
+    if is_geojson {
+        let mut text = String::new();
+        open_input(file)?.read_to_string(&mut text)?;
+        let rows = read_geojson_reports(&text, app.profile(), &mapping.source)?;
+        Ok(import_rows(&app, rows, &options).await?)
+    } else {
+        Ok(import_csv(&app, file, &mapping, &options).await?)
+    }
 }
 
 /// Generates and stores the demo city unless the store already holds data.
-async fn seed_demo(store: &GeoPackageStore, profile: &CityProfile) -> Result<()> {
+async fn seed_demo(store: Arc<dyn Store>, profile: &CityProfile) -> Result<()> {
     if store.count_reports().await? > 0 || !store.wards().await?.is_empty() {
-        eprintln!("using the existing demo data in the store");
+        eprintln!("using the data already in the store");
         return Ok(());
     }
     let started = Instant::now();
     eprintln!("building the demo city of {} …", profile.name);
     let city = hotspots::demo::generate(profile);
-    let app = Hotspots::open(Arc::new(store.clone()), profile.clone()).await?;
+    store
+        .save_setting(PROFILE_SETTING, &profile.to_toml())
+        .await?;
+    let app = Hotspots::open(store, profile.clone()).await?;
     app.replace_wards(city.wards).await?;
     let total = city.reports.len();
     for chunk in city.reports.chunks(10_000) {
         app.submit_batch(chunk.to_vec()).await?;
     }
-    store.checkpoint().await?;
     eprintln!(
         "stored {} wards and {total} reports in {:.1} s",
         app.snapshot().wards.len(),
@@ -183,7 +295,8 @@ async fn serve(store: Arc<dyn Store>, profile: CityProfile, bind: &str) -> Resul
         listener.local_addr()?
     );
     drop(snapshot);
-    hotspots::api::serve(app, listener).await?;
+    hotspots::api::serve(app.clone(), listener).await?;
+    app.store().close().await;
     Ok(())
 }
 

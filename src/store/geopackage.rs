@@ -16,6 +16,9 @@ use std::path::Path;
 use std::time::Duration;
 
 const SCHEMA: &str = include_str!("geopackage.sql");
+/// Settings that travel with the data (the city profile); not a GeoPackage layer.
+const SETTINGS_TABLE: &str =
+    "create table if not exists hotspots_setting (key text primary key, value text not null)";
 /// "GPKG" as the SQLite application id, and GeoPackage 1.3.0 as user_version (spec §1.1.1).
 const APPLICATION_ID: i64 = 0x4750_4B47;
 const USER_VERSION: i64 = 10300;
@@ -57,6 +60,11 @@ impl GeoPackageStore {
         .await
         .context("checking the GeoPackage tables")?;
         if exists > 0 {
+            // Files made before the settings table existed get it now.
+            sqlx::query(SETTINGS_TABLE)
+                .execute(&self.pool)
+                .await
+                .context("creating the settings table")?;
             return Ok(());
         }
         let mut tx = self
@@ -74,6 +82,10 @@ impl GeoPackageStore {
         .execute(&mut *tx)
         .await
         .context("marking the file as a GeoPackage")?;
+        sqlx::query(SETTINGS_TABLE)
+            .execute(&mut *tx)
+            .await
+            .context("creating the settings table")?;
         tx.commit().await.context("committing the schema")
     }
 
@@ -258,8 +270,30 @@ fn report_from_row(row: &SqliteRow) -> Result<ReportRow, StoreError> {
 
 #[async_trait]
 impl Store for GeoPackageStore {
+    async fn close(&self) {
+        GeoPackageStore::close(self).await;
+    }
+
     fn kind(&self) -> &'static str {
         "geopackage"
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("select value from hotspots_setting where key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .context("reading a setting")
+    }
+
+    async fn save_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query("insert into hotspots_setting (key, value) values (?, ?) on conflict (key) do update set value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await
+            .context("saving a setting")?;
+        Ok(())
     }
 
     async fn wards(&self) -> Result<Vec<Ward>, StoreError> {

@@ -106,6 +106,11 @@ pub trait Store: Send + Sync + 'static {
     /// Short name for logs and `/readyz`: "geopackage" or "postgis".
     fn kind(&self) -> &'static str;
 
+    /// A setting stored with the data (e.g. `"profile"`: the city profile as TOML).
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    async fn save_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
     /// All wards, in code order.
     async fn wards(&self) -> Result<Vec<Ward>, StoreError>;
 
@@ -142,6 +147,9 @@ pub trait Store: Send + Sync + 'static {
     }
 
     async fn count_reports(&self) -> Result<u64, StoreError>;
+
+    /// Flushes and closes; the store is not used afterwards.
+    async fn close(&self) {}
 
     /// The private contact of a report's author (never served by the API).
     async fn reporter_contact(&self, id: ReportId) -> Result<Option<String>, StoreError>;

@@ -79,13 +79,23 @@ const INSERT_WARDS: &str = "insert into ward (code, name, area_km2, population, 
 /// description and checksum), without needing sqlx's proc-macro feature or a build script:
 /// `include_str!` already rebuilds when a file changes. Add each new migration file here.
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        SqlStr::from_static(include_str!("../../migrations/0001_init.sql")),
-        false,
-    )])
+    let migration = |version, description: &str, sql| {
+        Migration::new(
+            version,
+            description.to_string().into(),
+            MigrationType::Simple,
+            SqlStr::from_static(sql),
+            false,
+        )
+    };
+    Migrator::with_migrations(vec![
+        migration(1, "init", include_str!("../../migrations/0001_init.sql")),
+        migration(
+            2,
+            "settings",
+            include_str!("../../migrations/0002_settings.sql"),
+        ),
+    ])
 }
 
 #[derive(Debug, Clone)]
@@ -449,8 +459,33 @@ fn slot(outcome: &mut [Option<Inserted>], ord: i64) -> Result<&mut Option<Insert
 
 #[async_trait]
 impl Store for PostgisStore {
+    async fn close(&self) {
+        PostgisStore::close(self).await;
+    }
+
     fn kind(&self) -> &'static str {
         "postgis"
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("select value from hotspots_setting where key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .context("reading a setting")
+    }
+
+    async fn save_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into hotspots_setting (key, value) values ($1, $2) \
+             on conflict (key) do update set value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .context("saving a setting")?;
+        Ok(())
     }
 
     async fn wards(&self) -> Result<Vec<Ward>, StoreError> {

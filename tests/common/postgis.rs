@@ -79,7 +79,7 @@ async fn admin_connection(url: &str) -> Option<PgConnection> {
 
 /// `t_<test>_<pid>`, lower-case letters, digits and `_` only, within PostgreSQL's 63 bytes; the
 /// process id keeps two test runs against one database apart.
-fn schema_name(test: &str) -> String {
+pub fn schema_name(test: &str) -> String {
     let clean: String = test
         .chars()
         .map(|c| {
