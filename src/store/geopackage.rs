@@ -105,7 +105,7 @@ impl GeoPackageStore {
 
     async fn existing_ids(
         tx: &mut Transaction<'_, Sqlite>,
-        reports: &[NewReport],
+        reports: &[&NewReport],
     ) -> Result<HashMap<(String, String), ReportId>, StoreError> {
         let keys: Vec<&str> = reports
             .iter()
@@ -137,7 +137,7 @@ impl GeoPackageStore {
     async fn insert_chunk(
         tx: &mut Transaction<'_, Sqlite>,
         chunk: &[&NewReport],
-    ) -> Result<Vec<ReportId>, StoreError> {
+    ) -> Result<Vec<Option<ReportId>>, StoreError> {
         let mut q = QueryBuilder::<Sqlite>::new(
             "insert into report (geom, source, external_id, category, description, address, ward, agency, \
              status, created_at, updated_at, due_at, resolved_at, satisfaction, channel, attributes) ",
@@ -165,22 +165,47 @@ impl GeoPackageStore {
             .push_bind(r.channel.clone())
             .push_bind(r.attributes.to_string());
         });
-        q.push(" returning fid");
-        let mut ids: Vec<i64> = q
+        q.push(" on conflict (source, external_id) do nothing returning fid, source, external_id");
+        let returned = q
             .build()
             .fetch_all(&mut **tx)
             .await
-            .context("inserting reports")?
+            .context("inserting reports")?;
+        let mut inserted_keys: HashSet<(String, String)> = HashSet::new();
+        let mut fids: Vec<i64> = Vec::with_capacity(returned.len());
+        for row in &returned {
+            fids.push(row.try_get(0).context("reading an inserted id")?);
+            if let Some(ext) = row
+                .try_get::<Option<String>, _>(2)
+                .context("reading an inserted key")?
+            {
+                inserted_keys.insert((row.try_get(1).context("reading an inserted key")?, ext));
+            }
+        }
+        // AUTOINCREMENT hands out rising ids in VALUES order (skipping rows that conflicted);
+        // RETURNING's own order is unspecified, so sort.
+        fids.sort_unstable();
+        let mut next = fids.into_iter();
+        let assigned: Vec<Option<i64>> = chunk
             .iter()
-            .map(|row| row.get(0))
+            .map(|r| match &r.external_id {
+                Some(ext) if !inserted_keys.contains(&(r.source.clone(), ext.clone())) => None,
+                _ => next.next(),
+            })
             .collect();
-        // AUTOINCREMENT hands out rising ids in VALUES order; RETURNING's own order is unspecified.
-        ids.sort_unstable();
+        let stored: Vec<(i64, &NewReport)> = assigned
+            .iter()
+            .zip(chunk)
+            .filter_map(|(id, r)| id.map(|id| (id, *r)))
+            .collect();
+        if stored.is_empty() {
+            return Ok(assigned);
+        }
 
         let mut rtree = QueryBuilder::<Sqlite>::new(
             "insert into rtree_report_geom (id, minx, maxx, miny, maxy) ",
         );
-        rtree.push_values(ids.iter().zip(chunk), |mut b, (id, r)| {
+        rtree.push_values(&stored, |mut b, (id, r)| {
             let (x, y) = (r.lon.get(), r.lat.get());
             b.push_bind(*id)
                 .push_bind(x)
@@ -194,9 +219,8 @@ impl GeoPackageStore {
             .await
             .context("indexing reports")?;
 
-        let contacts: Vec<(i64, &str)> = ids
+        let contacts: Vec<(i64, &str)> = stored
             .iter()
-            .zip(chunk)
             .filter_map(|(id, r)| r.reporter_contact.as_deref().map(|c| (*id, c)))
             .collect();
         if !contacts.is_empty() {
@@ -210,7 +234,7 @@ impl GeoPackageStore {
                 .await
                 .context("storing reporter contacts")?;
         }
-        Ok(ids)
+        Ok(assigned)
     }
 
     async fn report_in(
@@ -395,35 +419,31 @@ impl Store for GeoPackageStore {
             .begin()
             .await
             .context("starting the report transaction")?;
-        let mut known = Self::existing_ids(&mut tx, reports).await?;
         let mut outcome: Vec<Option<Inserted>> = vec![None; reports.len()];
-        // Within the batch, a repeated key is a duplicate of its first occurrence.
-        let mut seen: HashSet<(String, String)> = HashSet::new();
-        let mut fresh: Vec<usize> = Vec::with_capacity(reports.len());
-        for (i, r) in reports.iter().enumerate() {
-            match &r.external_id {
-                Some(ext) => {
-                    let key = (r.source.clone(), ext.clone());
-                    if let Some(id) = known.get(&key) {
-                        outcome[i] = Some(Inserted::Duplicate(*id));
-                    } else if seen.insert(key) {
-                        fresh.push(i);
-                    }
-                }
-                None => fresh.push(i),
-            }
-        }
+        // A key repeated within the batch is a duplicate of its first occurrence.
+        let mut seen: HashSet<(&str, &str)> = HashSet::new();
+        let fresh: Vec<usize> = (0..reports.len())
+            .filter(|&i| match &reports[i].external_id {
+                Some(ext) => seen.insert((reports[i].source.as_str(), ext.as_str())),
+                None => true,
+            })
+            .collect();
         for chunk in fresh.chunks(ROWS_PER_INSERT) {
             let batch: Vec<&NewReport> = chunk.iter().map(|&i| &reports[i]).collect();
             let ids = Self::insert_chunk(&mut tx, &batch).await?;
             for (&i, id) in chunk.iter().zip(ids) {
-                outcome[i] = Some(Inserted::New(id));
-                if let Some(ext) = &reports[i].external_id {
-                    known.insert((reports[i].source.clone(), ext.clone()), id);
-                }
+                outcome[i] = id.map(Inserted::New);
             }
         }
-        // Repeats within the batch are duplicates of their first occurrence, stored just now.
+        // Only duplicates (stored before, or repeated in the batch) need their ids looked up, so a
+        // first import of a file does no look-ups at all.
+        let missing: Vec<&NewReport> = outcome
+            .iter()
+            .zip(reports)
+            .filter(|(o, _)| o.is_none())
+            .map(|(_, r)| r)
+            .collect();
+        let known = Self::existing_ids(&mut tx, &missing).await?;
         let outcome = outcome
             .into_iter()
             .zip(reports)

@@ -68,8 +68,6 @@ create table report (
   attributes text not null default '{}',
   unique (source, external_id)
 );
-create index report_ward on report (ward, fid);
-create index report_created on report (created_at);
 
 -- Kept apart so that no layer a GIS user opens shows who reported what; not a registered layer.
 create table report_contact (
