@@ -4,7 +4,7 @@
 use crate::config::CityProfile;
 use crate::ingest::csv::{ParsedRow, RowError, open_input, read_reports};
 use crate::ingest::mapping::Mapping;
-use crate::service::{Hotspots, ServiceError};
+use crate::service::{BulkWriter, Hotspots, ServiceError};
 use crate::store::Inserted;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -66,6 +66,8 @@ pub struct ImportSummary {
     pub outside_bounds: u64,
     /// Stored, but inside no ward.
     pub outside_wards: u64,
+    /// Wards the reports were assigned against (0: no wards loaded yet).
+    pub wards: u64,
     pub ward_agreement: Option<WardAgreement>,
     /// True when `strict` refused the whole file because a row was rejected.
     pub nothing_stored_because_strict: bool,
@@ -113,10 +115,14 @@ impl ImportSummary {
             "outside the city's bounds (stored, flagged): {}\n",
             self.outside_bounds
         ));
-        out.push_str(&format!(
-            "outside every ward (stored without a ward): {}\n",
-            self.outside_wards
-        ));
+        if self.wards == 0 {
+            out.push_str("no wards are loaded, so no report has a ward: run `hotspots import wards` (reports are re-assigned)\n");
+        } else {
+            out.push_str(&format!(
+                "outside every ward (stored without a ward): {}\n",
+                self.outside_wards
+            ));
+        }
         if let Some(a) = self.ward_agreement {
             out.push_str(&format!(
                 "ward agreement with the source's own ward column: {} of {} = {:.2} %\n",
@@ -177,10 +183,23 @@ pub async fn import_csv(
             Ok(())
         })
     };
+    let mut writer = app.bulk_writer();
     while let Some(batch) = rx.recv().await {
-        store_batch(app, batch, mapping.columns.ward.is_some(), &mut summary).await?;
+        let stored = store_batch(
+            app,
+            &mut writer,
+            batch,
+            mapping.columns.ward.is_some(),
+            &mut summary,
+        )
+        .await;
+        if let Err(e) = stored {
+            writer.finish().await;
+            return Err(e.into());
+        }
         bar.set_position(summary.read);
     }
+    writer.finish().await;
     reader
         .await
         .map_err(|e| ImportError::Thread(e.to_string()))??;
@@ -207,11 +226,17 @@ pub async fn import_rows(
         summary.nothing_stored_because_strict = true;
     } else {
         let mut rows = rows;
+        let mut writer = app.bulk_writer();
         while !rows.is_empty() {
             let rest = rows.split_off(rows.len().min(BATCH));
-            store_batch(app, rows, false, &mut summary).await?;
+            let stored = store_batch(app, &mut writer, rows, false, &mut summary).await;
+            if let Err(e) = stored {
+                writer.finish().await;
+                return Err(e);
+            }
             rows = rest;
         }
+        writer.finish().await;
     }
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
@@ -220,11 +245,13 @@ pub async fn import_rows(
 /// Validates and stores one batch in one transaction, counting each row's fate.
 async fn store_batch(
     app: &Hotspots,
+    writer: &mut BulkWriter<'_>,
     batch: Vec<Result<ParsedRow, RowError>>,
     source_has_wards: bool,
     summary: &mut ImportSummary,
 ) -> Result<(), ServiceError> {
     let snapshot = app.snapshot();
+    summary.wards = snapshot.wards.len() as u64;
     let mut reports = Vec::with_capacity(batch.len());
     let mut agreement = summary.ward_agreement.unwrap_or_default();
     for row in batch {
@@ -237,7 +264,8 @@ async fn store_batch(
                     .locate_code(row.report.lon.get(), row.report.lat.get());
                 // With a ward column, "no ward" in the source (e.g. Chicago's "0") agreeing with a
                 // point outside every ward counts as agreement too.
-                if row.source_ward.is_some() || (source_has_wards && !snapshot.wards.is_empty()) {
+                let comparable = row.source_ward.is_some() || source_has_wards;
+                if comparable && !snapshot.wards.is_empty() {
                     agreement.compared += 1;
                     agreement.agreed += u64::from(row.source_ward.as_deref() == assigned);
                 }
@@ -251,8 +279,8 @@ async fn store_batch(
         summary.ward_agreement = Some(agreement);
     }
     let outside: Vec<bool> = reports.iter().map(|r| r.1).collect();
-    let outcome = app
-        .submit_batch(reports.into_iter().map(|r| r.0).collect())
+    let outcome = writer
+        .submit(reports.into_iter().map(|r| r.0).collect())
         .await?;
     for (o, outside) in outcome.iter().zip(outside) {
         match o {

@@ -267,9 +267,11 @@ async fn seed_demo(store: Arc<dyn Store>, profile: &CityProfile) -> Result<()> {
     let app = Hotspots::open(store, profile.clone()).await?;
     app.replace_wards(city.wards).await?;
     let total = city.reports.len();
+    let mut writer = app.bulk_writer();
     for chunk in city.reports.chunks(10_000) {
-        app.submit_batch(chunk.to_vec()).await?;
+        writer.submit(chunk.to_vec()).await?;
     }
+    writer.finish().await;
     eprintln!(
         "stored {} wards and {total} reports in {:.1} s",
         app.snapshot().wards.len(),

@@ -65,20 +65,44 @@ impl Hotspots {
     /// Reports already stored (same source and external id) are not stored again.
     pub async fn submit_batch(
         &self,
-        mut reports: Vec<NewReport>,
+        reports: Vec<NewReport>,
     ) -> Result<Vec<Inserted>, ServiceError> {
         let _writer = self.writer.lock().await;
-        let current = self.index.snapshot();
+        let (outcome, fresh) = self.store_batch(reports).await?;
+        let started = std::time::Instant::now();
+        if !fresh.is_empty() {
+            self.index.publish(self.index.snapshot().with(&fresh));
+        }
+        tracing::debug!(rows = outcome.len(), indexed_in = ?started.elapsed(), "batch published");
+        Ok(outcome)
+    }
+
+    /// For imports: a writer that stores batch after batch and publishes them to the index every
+    /// [`BulkWriter::PUBLISH_EVERY`] reports and at [`BulkWriter::finish`], instead of after each
+    /// batch (re-indexing a million reports fifty times over would cost more than storing them).
+    pub fn bulk_writer(&self) -> BulkWriter<'_> {
+        BulkWriter {
+            app: self,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Assigns wards and stores a batch; returns the outcome and the summaries of new reports.
+    /// The caller holds the writer lock.
+    async fn store_batch(
+        &self,
+        mut reports: Vec<NewReport>,
+    ) -> Result<(Vec<Inserted>, Vec<ReportSummary>), ServiceError> {
+        let wards = self.index.snapshot().wards.clone();
         for r in &mut reports {
-            r.ward = current
-                .wards
+            r.ward = wards
                 .locate_code(r.lon.get(), r.lat.get())
                 .map(str::to_string);
         }
         let started = std::time::Instant::now();
         let outcome = self.store.insert_reports(&reports).await?;
-        let stored_in = started.elapsed();
-        let fresh: Vec<ReportSummary> = outcome
+        tracing::debug!(rows = reports.len(), stored_in = ?started.elapsed(), "batch stored");
+        let fresh = outcome
             .iter()
             .zip(&reports)
             .filter_map(|(o, r)| match o {
@@ -86,11 +110,7 @@ impl Hotspots {
                 Inserted::Duplicate(_) => None,
             })
             .collect();
-        if !fresh.is_empty() {
-            self.index.publish(current.with(&fresh));
-        }
-        tracing::debug!(rows = reports.len(), ?stored_in, indexed_in = ?(started.elapsed() - stored_in), "batch written");
-        Ok(outcome)
+        Ok((outcome, fresh))
     }
 
     /// Stores one report; returns it as stored (with its id and ward).
@@ -193,6 +213,41 @@ impl Hotspots {
         next.version = previous.version + 1;
         self.index.publish(next);
         Ok(changed)
+    }
+}
+
+/// See [`Hotspots::bulk_writer`].
+pub struct BulkWriter<'a> {
+    app: &'a Hotspots,
+    pending: Vec<ReportSummary>,
+}
+
+impl BulkWriter<'_> {
+    pub const PUBLISH_EVERY: usize = 250_000;
+
+    /// Stores one batch in one transaction (acknowledged once this returns).
+    pub async fn submit(&mut self, reports: Vec<NewReport>) -> Result<Vec<Inserted>, ServiceError> {
+        let _writer = self.app.writer.lock().await;
+        let (outcome, fresh) = self.app.store_batch(reports).await?;
+        self.pending.extend(fresh);
+        if self.pending.len() >= Self::PUBLISH_EVERY {
+            self.publish();
+        }
+        Ok(outcome)
+    }
+
+    /// Publishes what is stored but not yet indexed.
+    pub async fn finish(mut self) {
+        let _writer = self.app.writer.lock().await;
+        self.publish();
+    }
+
+    fn publish(&mut self) {
+        if !self.pending.is_empty() {
+            let next = self.app.index.snapshot().with(&self.pending);
+            self.app.index.publish(next);
+            self.pending.clear();
+        }
     }
 }
 
