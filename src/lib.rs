@@ -12,6 +12,9 @@ pub mod config;
 /// Metres from degrees, in a local projection centred on the city.
 pub mod projection;
 
+/// Well-known binary geometry and the GeoPackage header around it (points and multipolygons).
+pub mod wkb;
+
 /// API JSON, GeoJSON and CSV (with mapping presets) into validated new reports.
 pub mod ingest;
 

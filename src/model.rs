@@ -250,6 +250,52 @@ pub struct NewReport {
     pub attributes: serde_json::Value,
 }
 
+impl NewReport {
+    /// Removes NUL characters from every text field and attribute: PostgreSQL refuses them in
+    /// text and jsonb, and no reader wants them.
+    pub fn strip_nul(&mut self) {
+        fn clean(s: &mut String) {
+            if s.contains('\0') {
+                s.retain(|c| c != '\0');
+            }
+        }
+        fn clean_json(v: &mut serde_json::Value) {
+            match v {
+                serde_json::Value::String(s) => clean(s),
+                serde_json::Value::Array(items) => items.iter_mut().for_each(clean_json),
+                serde_json::Value::Object(map) => {
+                    if map.keys().any(|k| k.contains('\0')) {
+                        *map = std::mem::take(map)
+                            .into_iter()
+                            .map(|(k, v)| (k.replace('\0', ""), v))
+                            .collect();
+                    }
+                    map.values_mut().for_each(clean_json);
+                }
+                _ => {}
+            }
+        }
+        for s in [&mut self.source, &mut self.category] {
+            clean(s);
+        }
+        for s in [
+            &mut self.external_id,
+            &mut self.description,
+            &mut self.address,
+            &mut self.ward,
+            &mut self.agency,
+            &mut self.channel,
+            &mut self.reporter_contact,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            clean(s);
+        }
+        clean_json(&mut self.attributes);
+    }
+}
+
 /// A citizen's rating of how their report was handled, 1 (bad) to 5 (good).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Satisfaction(u8);
@@ -333,6 +379,36 @@ mod tests {
         assert!(b.contains(107.6, 16.45));
         assert!(Bbox4326::parse("1,2,3").is_err());
         assert!(Bbox4326::parse("3,2,1,4").is_err());
+    }
+
+    #[test]
+    fn nul_characters_are_removed_everywhere() {
+        let mut r = NewReport {
+            source: "a\0b".into(),
+            external_id: Some("x\0".into()),
+            category: "garbage".into(),
+            description: Some("rác\0 thải".into()),
+            lon: Lon::new(107.5).expect("lon"),
+            lat: Lat::new(16.4).expect("lat"),
+            address: None,
+            ward: None,
+            agency: None,
+            status: Status::Received,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            due_at: None,
+            resolved_at: None,
+            satisfaction: None,
+            channel: None,
+            reporter_contact: None,
+            attributes: serde_json::json!({"k\0": ["v\0", {"w": "\0"}]}),
+        };
+        r.strip_nul();
+        assert_eq!(
+            (r.source.as_str(), r.external_id.as_deref()),
+            ("ab", Some("x"))
+        );
+        assert_eq!(r.description.as_deref(), Some("rác thải"));
+        assert_eq!(r.attributes, serde_json::json!({"k": ["v", {"w": ""}]}));
     }
 
     #[test]

@@ -95,6 +95,7 @@ impl Hotspots {
     ) -> Result<(Vec<Inserted>, Vec<ReportSummary>), ServiceError> {
         let wards = self.index.snapshot().wards.clone();
         for r in &mut reports {
+            r.strip_nul();
             r.ward = wards
                 .locate_code(r.lon.get(), r.lat.get())
                 .map(str::to_string);

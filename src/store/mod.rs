@@ -7,8 +7,8 @@
 mod geopackage;
 mod postgis;
 mod rows;
-pub mod wkb;
 
+pub use crate::wkb;
 pub use geopackage::GeoPackageStore;
 pub use postgis::PostgisStore;
 

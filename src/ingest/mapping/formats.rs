@@ -85,7 +85,7 @@ pub fn parse_wkt_point(text: &str) -> Result<Option<(f64, f64)>, String> {
 /// Hex WKB or EWKB point → (lon, lat).
 pub fn parse_hex_wkb_point(text: &str) -> Result<(f64, f64), String> {
     let bytes = hex_decode(text.trim())?;
-    crate::store::wkb::read_point(&bytes).map_err(|e| format!("WKB point: {e}"))
+    crate::wkb::read_point(&bytes).map_err(|e| format!("WKB point: {e}"))
 }
 
 fn hex_decode(text: &str) -> Result<Vec<u8>, String> {
