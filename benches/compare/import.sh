@@ -6,11 +6,16 @@
 #   (c) `hotspots serve` on each store: "index ready in X s" and resident memory after start
 #       (targets <= 3 s and <= 300 MB).
 # Logs (RUST_LOG=hotspots=debug: per-batch store vs index times) go to target/compare/*.log.
-# Usage: bash benches/compare/import.sh [--skip-postgis] [--skip-gpkg]
+# Usage: bash benches/compare/import.sh [--skip-postgis] [--skip-gpkg] [--serve-only]
+#   --serve-only repeats only (c) on the stores a previous run left.
 # Env: BENCH_PG (default postgres://postgres@127.0.0.1:5432), BENCH_PORT (default 18080).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
+
+# Everything runs inside main, which bash reads whole before running: editing this file while
+# it runs does not derail the run.
+main() {
 
 pg="${BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
 db=hotspots_import_bench
@@ -22,12 +27,13 @@ bin=target/release/hotspots
 export RUST_LOG="${RUST_LOG:-hotspots=debug}"
 # The store is chosen by the arguments below only.
 unset DATABASE_URL HOTSPOTS_DB HOTSPOTS_PROFILE HOTSPOTS_BIND
-do_pg=1 do_gpkg=1
+do_pg=1 do_gpkg=1 do_import=1
 for a in "$@"; do
     case "$a" in
         --skip-postgis) do_pg=0 ;;
         --skip-gpkg) do_gpkg=0 ;;
-        *) echo "usage: $0 [--skip-postgis] [--skip-gpkg]" >&2; exit 2 ;;
+        --serve-only) do_import=0 ;;
+        *) echo "usage: $0 [--skip-postgis] [--skip-gpkg] [--serve-only]" >&2; exit 2 ;;
     esac
 done
 
@@ -41,7 +47,7 @@ json_field() { python3 -c "import json, sys; print(json.load(open(sys.argv[1]))[
 
 # Sums the per-batch "batch written" debug lines and the start-up "index built" line of a log.
 log_breakdown() {
-    python3 - "$1" <<'PY'
+    python3 - "$@" <<'PY'
 import re, sys
 units = {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 def secs(text):
@@ -52,17 +58,26 @@ batches = rows = 0
 worst = (0.0, 0)
 for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
     line = re.sub(r"\x1b\[[0-9;]*m", "", line)
-    if "batch written" in line:
-        f = dict(re.findall(r"(\w+)=(\S+)", line))
-        s, i = secs(f.get("stored_in", "")), secs(f.get("indexed_in", ""))
-        store, index, batches, rows = store + s, index + i, batches + 1, rows + int(f.get("rows", 0))
+    f = dict(re.findall(r"(\w+)=(\S+)", line))
+    # Per-batch debug lines carry stored_in and/or indexed_in ("batch written", or "batch stored"
+    # and "batch published" after the bulk-writer change); sum each wherever it appears.
+    if "stored_in" in f:
+        s = secs(f["stored_in"])
+        store, batches, rows = store + s, batches + 1, rows + int(f.get("rows", 0))
         worst = max(worst, (s, batches))
-    elif "index built" in line:
+    if "indexed_in" in f:
+        index += secs(f["indexed_in"])
+    if "index built" in line:
         f = dict(re.findall(r"(\w+)=(\S+)", line))
         print(f"    start-up index: read {f.get('read_in')} built {f.get('built_in')}")
 if batches:
-    print(f"    {batches} batches, {rows:,} rows: store {store:.2f} s, index {index:.2f} s; "
+    print(f"    {batches} store batches, {rows:,} rows: store {store:.2f} s, index publishing {index:.2f} s; "
           f"slowest store batch #{worst[1]} {worst[0]:.2f} s; mean store batch {store / batches:.2f} s")
+if len(sys.argv) == 4:
+    wall, loop = float(sys.argv[2]), float(sys.argv[3])
+    print(f"    before the import loop (connect, derive the profile by reading the whole file, open): "
+          f"{wall - loop:.2f} s; in the loop but neither store nor index (waiting for the parser, "
+          f"per-row work): {loop - store - index:.2f} s")
 PY
 }
 
@@ -99,11 +114,13 @@ serve_check() {
     printf '%s\n' "serve_${label}_index_s=$index_s" "serve_${label}_rss_mb=$rss_mb" >>"$out/import_figures.txt"
 }
 
-: >"$out/import_figures.txt"
+if [[ $do_import == 1 ]]; then : >"$out/import_figures.txt"; fi
+echo "run=$(date -u +%FT%TZ) build=$(git describe --always --dirty 2>/dev/null || echo '?')" >>"$out/import_figures.txt"
+echo "build: $(git describe --always --dirty 2>/dev/null || echo '?'); changed under src/: $(git status --short src 2>/dev/null | wc -l) files; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 rows_in=$(python3 -c "import gzip,sys; print(sum(1 for _ in gzip.open(sys.argv[1], 'rb')) - 1)" "$csv")
 echo "import of $csv ($rows_in data rows) with $bin, RUST_LOG=$RUST_LOG"
 
-if [[ $do_pg == 1 ]]; then
+if [[ $do_import == 1 && $do_pg == 1 ]]; then
     echo
     echo "(a) PostGIS: $url"
     psql "$pg/postgres" -X -q -v ON_ERROR_STOP=1 -c "drop database if exists $db" -c "create database $db"
@@ -119,7 +136,7 @@ if [[ $do_pg == 1 ]]; then
     echo "  hotspots import: stored $stored of $(json_field "$out/import_postgis.json" read) read" \
          "(rejected $(json_field "$out/import_postgis.json" rejected)) in $ours_s s wall" \
          "= $(rate "$stored" "$ours_s") rows/s (the import loop itself: $inner_s s)"
-    log_breakdown "$out/import_postgis.log"
+    log_breakdown "$out/import_postgis.log" "$ours_s" "$inner_s"
 
     table_csv="$root/$out/report_table.csv"
     psql "$url" -X -q -v ON_ERROR_STOP=1 -c "\\copy (select * from report) to '$table_csv' csv"
@@ -137,7 +154,7 @@ if [[ $do_pg == 1 ]]; then
         "copy_s=$copy_s" "copy_rows=$copied" "ratio_ours_copy=$ratio" >>"$out/import_figures.txt"
 fi
 
-if [[ $do_gpkg == 1 ]]; then
+if [[ $do_import == 1 && $do_gpkg == 1 ]]; then
     echo
     gpkg="$out/import.gpkg"
     echo "(b) GeoPackage: $gpkg"
@@ -152,7 +169,7 @@ if [[ $do_gpkg == 1 ]]; then
     g_rate=$(python3 -c "print($g_stored / $g_s)")
     echo "  hotspots import: stored $g_stored in $g_s s wall = $(rate "$g_stored" "$g_s") rows/s" \
          "(target >= 100,000: $(python3 -c "print('met' if $g_rate >= 100000 else 'NOT met')"); the import loop itself: $g_inner s)"
-    log_breakdown "$out/import_gpkg.log"
+    log_breakdown "$out/import_gpkg.log" "$g_s" "$g_inner"
     echo "  file size: $(du -m "$gpkg" | cut -f1) MB"
     printf '%s\n' "gpkg_import_s=$g_s" "gpkg_import_rows=$g_stored" "gpkg_import_inner_s=$g_inner" >>"$out/import_figures.txt"
 fi
@@ -163,3 +180,6 @@ if [[ $do_pg == 1 ]]; then DATABASE_URL="$url" serve_check postgis; fi
 if [[ $do_gpkg == 1 ]]; then serve_check gpkg --db "$out/import.gpkg"; fi
 echo
 echo "figures: $out/import_figures.txt; logs: $out/import_*.log, $out/serve_*.log"
+}
+
+main "$@"

@@ -9,4 +9,5 @@ cd "$root"
 bash benches/compare/setup.sh
 python3 benches/compare/make_data.py
 cargo build --release --quiet --example assign_points
+echo "build: $(git describe --always --dirty 2>/dev/null || echo '?'); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 exec .venv/bin/python benches/compare/wards.py "$@"
