@@ -5,6 +5,7 @@
 //! write only after it returns.
 
 mod geopackage;
+mod parts;
 mod postgis;
 mod rows;
 

@@ -6,6 +6,7 @@
 //! record separator), turns DATETIME text into milliseconds, and the id range is scanned in
 //! parts on several connections at once.
 
+use super::super::parts::{Chunk, scan_in_parts};
 use super::super::{Context, ReportSummary, StoreError, rows, wkb};
 use chrono::DateTime;
 use futures_util::TryStreamExt;
@@ -53,21 +54,19 @@ pub(super) async fn summaries(
     let (Some(lo), Some(hi)) = (lo, hi) else {
         return Ok(());
     };
-    let step = (hi - lo) / PARTS + 1;
-    let (tx, mut rx) = tokio::sync::mpsc::channel(PARTS as usize * 2);
-    for i in 0..PARTS {
-        let (pool, tx) = (pool.clone(), tx.clone());
-        let (from, to) = (lo + i * step, (lo + (i + 1) * step).min(hi + 1));
-        tokio::spawn(async move { scan_range(&pool, from, to, tx).await });
-    }
-    drop(tx);
-    while let Some(chunk) = rx.recv().await {
-        sink(chunk?);
-    }
-    Ok(())
+    let pool = pool.clone();
+    scan_in_parts(
+        lo,
+        hi,
+        PARTS,
+        |from, to, tx| {
+            let pool = pool.clone();
+            async move { scan_range(&pool, from, to, tx).await }
+        },
+        sink,
+    )
+    .await
 }
-
-type Chunk = Result<Vec<ReportSummary>, StoreError>;
 
 /// Sends the summaries of ids `from..to` in chunks; stops at the first error (and sends it).
 async fn scan_range(pool: &SqlitePool, from: i64, to: i64, tx: tokio::sync::mpsc::Sender<Chunk>) {

@@ -2,6 +2,7 @@
 //! connections at once, coordinates come as plain floats (no WKB to decode), and summaries are
 //! handed over in chunks so start-up never holds them all.
 
+use super::super::parts::{Chunk, scan_in_parts};
 use super::super::{Context, ReportSummary, StoreError, rows};
 use futures_util::TryStreamExt;
 use sqlx::postgres::PgRow;
@@ -13,8 +14,6 @@ const CHUNK: usize = 16_384;
 
 const SCAN: &str = "select id, st_x(geom), st_y(geom), ward, category, agency, status, created_at, due_at, \
      resolved_at from report where id >= $1 and id < $2";
-
-type Chunk = Result<Vec<ReportSummary>, StoreError>;
 
 pub(super) async fn summaries(
     pool: &PgPool,
@@ -28,18 +27,18 @@ pub(super) async fn summaries(
     let (Some(lo), Some(hi)) = (lo, hi) else {
         return Ok(());
     };
-    let step = (hi - lo) / PARTS + 1;
-    let (tx, mut rx) = mpsc::channel(PARTS as usize * 2);
-    for i in 0..PARTS {
-        let (pool, tx) = (pool.clone(), tx.clone());
-        let (from, to) = (lo + i * step, (lo + (i + 1) * step).min(hi + 1));
-        tokio::spawn(async move { scan_range(&pool, from, to, tx).await });
-    }
-    drop(tx);
-    while let Some(chunk) = rx.recv().await {
-        sink(chunk?);
-    }
-    Ok(())
+    let pool = pool.clone();
+    scan_in_parts(
+        lo,
+        hi,
+        PARTS,
+        |from, to, tx| {
+            let pool = pool.clone();
+            async move { scan_range(&pool, from, to, tx).await }
+        },
+        sink,
+    )
+    .await
 }
 
 /// Sends the summaries of ids `from..to` in chunks; stops at the first error (and sends it).
