@@ -46,18 +46,13 @@ pub(super) async fn summaries(
     pool: &SqlitePool,
     sink: &mut (dyn FnMut(Vec<ReportSummary>) + Send),
 ) -> Result<(), StoreError> {
-    let (lo, hi): (Option<i64>, Option<i64>) =
-        sqlx::query_as("select min(fid), max(fid) from report")
-            .fetch_one(pool)
-            .await
-            .context("finding the report id range")?;
-    let (Some(lo), Some(hi)) = (lo, hi) else {
-        return Ok(());
-    };
+    let range: (Option<i64>, Option<i64>) = sqlx::query_as("select min(fid), max(fid) from report")
+        .fetch_one(pool)
+        .await
+        .context("finding the report id range")?;
     let pool = pool.clone();
     scan_in_parts(
-        lo,
-        hi,
+        range,
         PARTS,
         |from, to, tx| {
             let pool = pool.clone();

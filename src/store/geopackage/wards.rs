@@ -1,6 +1,6 @@
 //! Ward polygons in the GeoPackage, and re-assigning every report when they change.
 
-use super::super::{Context, StoreError, rows, wkb};
+use super::super::{Context, StoreError, wkb};
 use super::ROWS_PER_INSERT;
 use crate::model::Ward;
 use crate::wards::WardSet;
@@ -92,31 +92,29 @@ pub(super) async fn replace(pool: &SqlitePool, wards: &WardSet) -> Result<u64, S
             .bind(r.min().x).bind(r.min().y).bind(r.max().x).bind(r.max().y)
             .execute(&mut *tx).await.context("updating the ward extent")?;
     }
-    let changed = reassign(&mut tx, wards).await?;
+    let changed = reassign(pool, &mut tx, wards).await?;
     tx.commit().await.context("committing wards")?;
     Ok(changed)
 }
 
-/// Re-computes every report's ward against `wards`; returns how many changed.
-async fn reassign(tx: &mut Transaction<'_, Sqlite>, wards: &WardSet) -> Result<u64, StoreError> {
-    let rows = sqlx::query("select fid, geom, ward from report")
-        .fetch_all(&mut **tx)
-        .await
-        .context("reading report locations")?;
+/// Re-computes every report's ward against `wards`; returns how many changed. Locations are
+/// read with the start-up scan (other connections see the reports as committed; this
+/// transaction has changed only wards so far).
+async fn reassign(
+    pool: &SqlitePool,
+    tx: &mut Transaction<'_, Sqlite>,
+    wards: &WardSet,
+) -> Result<u64, StoreError> {
     let mut changes: Vec<(i64, Option<String>)> = Vec::new();
-    for row in &rows {
-        let id: i64 = row.get(0);
-        let blob: &[u8] = row.get(1);
-        let wkb = wkb::from_gpkg(blob).map_err(|source| StoreError::Geometry {
-            what: format!("report {id}"),
-            source,
-        })?;
-        let (lon, lat) = rows::point(wkb, id)?;
-        let new = wards.locate_code(lon, lat);
-        if row.get::<Option<&str>, _>(2) != new {
-            changes.push((id, new.map(str::to_string)));
+    super::scan::summaries(pool, &mut |chunk| {
+        for s in chunk {
+            let new = wards.locate_code(s.lon, s.lat);
+            if s.ward.as_deref() != new {
+                changes.push((s.id, new.map(str::to_string)));
+            }
         }
-    }
+    })
+    .await?;
     sqlx::raw_sql("create temp table if not exists ward_change (fid integer primary key, ward text); delete from ward_change;")
         .execute(&mut **tx)
         .await
