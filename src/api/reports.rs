@@ -69,6 +69,7 @@ pub struct ListParams {
     to: Option<String>,
     limit: Option<usize>,
     cursor: Option<i64>,
+    outside_bounds: Option<bool>,
 }
 
 pub async fn list(
@@ -111,9 +112,9 @@ fn filter_of(
     let category = match p.category.as_deref() {
         None => None,
         Some(c) => {
-            known_category(app, c)?;
+            let code = category_code(app, c)?;
             // A known category with no reports yet matches nothing.
-            Some(snapshot.category_code(c).unwrap_or(u16::MAX))
+            Some(snapshot.category_code(&code).unwrap_or(u16::MAX))
         }
     };
     Ok(ReportFilter {
@@ -131,17 +132,19 @@ fn filter_of(
             .as_deref()
             .map(|t| time_param(t, "to", zone))
             .transpose()?,
+        outside_bounds: p.outside_bounds,
     })
 }
 
-fn known_category(app: &AppState, code: &str) -> Result<(), InvalidValue> {
-    if app.profile().category(code).is_none() && app.snapshot().category_code(code).is_none() {
-        return Err(InvalidValue::new(
-            "category",
-            format!("unknown category {code:?}"),
-        ));
+/// The code of the category `text` names (code or any name, see
+/// [`crate::config::CityProfile::resolve_category`]); a code only stored data uses is accepted
+/// as it is. The error lists the valid codes.
+fn category_code(app: &AppState, text: &str) -> Result<String, InvalidValue> {
+    match app.profile().resolve_category(text) {
+        Ok(c) => Ok(c.code.clone()),
+        Err(_) if app.snapshot().category_code(text).is_some() => Ok(text.to_string()),
+        Err(e) => Err(e),
     }
-    Ok(())
 }
 
 /// An RFC 3339 time, or a date (`YYYY-MM-DD`, midnight in the city's zone), as Unix seconds.
@@ -177,6 +180,9 @@ fn next_href(p: &ListParams, cursor: i64) -> String {
         if let Some(v) = v {
             pairs.push((k, v.clone()));
         }
+    }
+    if let Some(f) = p.outside_bounds {
+        pairs.push(("outside_bounds", f.to_string()));
     }
     if let Some(l) = p.limit {
         pairs.push(("limit", l.to_string()));
@@ -226,12 +232,14 @@ pub async fn nearby(
     if !(1..=500).contains(&limit) {
         return Err(InvalidValue::new("limit", "limit must be 1..500").into());
     }
-    if let Some(c) = p.category.as_deref() {
-        known_category(&app, c)?;
-    }
+    let category = p
+        .category
+        .as_deref()
+        .map(|c| category_code(&app, c))
+        .transpose()?;
     let snapshot = app.snapshot();
     let found = app
-        .nearby(lon.get(), lat.get(), radius_m, p.category.as_deref(), limit)
+        .nearby(lon.get(), lat.get(), radius_m, category.as_deref(), limit)
         .await?;
     let features = found
         .iter()

@@ -19,6 +19,8 @@ pub struct ReportFilter {
     pub from_s: Option<i64>,
     /// Created before, Unix seconds.
     pub to_s: Option<i64>,
+    /// Only reports flagged (or not) as outside the city's bounds.
+    pub outside_bounds: Option<bool>,
 }
 
 impl ReportFilter {
@@ -29,6 +31,7 @@ impl ReportFilter {
             && self.to_s.is_none_or(|t| e.created_s < t)
             && self.ward.is_none_or(|w| e.ward() == w)
             && self.bbox.is_none_or(|b| b.contains(e.lon, e.lat))
+            && self.outside_bounds.is_none_or(|f| e.outside_bounds == f)
     }
 }
 
@@ -195,6 +198,7 @@ mod tests {
                 .expect("valid"),
             due_at: None,
             resolved_at: None,
+            outside_bounds: false,
         }
     }
 

@@ -20,6 +20,7 @@ use chrono_tz::Tz;
 use plan::{Field, Plan, column_of};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
@@ -36,38 +37,164 @@ pub fn open_input(path: &Path) -> std::io::Result<Box<dyn Read>> {
     }
 }
 
+/// The key of a report from a file with no id column: `content-` and 32 hex digits of a 128-bit
+/// FNV-1a hash of the file's category word, the created time, the point (to 1e-7°, about a
+/// centimetre) and the address. The same row gives the same key in every import, so a second
+/// import of the file stores nothing; two rows alike in all four are one report. (FNV is stable
+/// across Rust releases and platforms, unlike the standard library's hasher.)
+pub fn content_key(
+    category: &str,
+    created_at: DateTime<Utc>,
+    (lon, lat): (Lon, Lat),
+    address: Option<&str>,
+) -> String {
+    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
+    const PRIME: u128 = 0x0000000001000000000000000000013B;
+    let mut hash = OFFSET;
+    let mut feed = |bytes: &[u8]| {
+        for &b in bytes {
+            hash ^= u128::from(b);
+            hash = hash.wrapping_mul(PRIME);
+        }
+        // A separator no text field holds, so ("ab", "c") and ("a", "bc") differ.
+        hash ^= 0x1f;
+        hash = hash.wrapping_mul(PRIME);
+    };
+    feed(category.trim().as_bytes());
+    feed(&created_at.timestamp().to_le_bytes());
+    feed(&created_at.timestamp_subsec_nanos().to_le_bytes());
+    feed(&((lon.get() * 1e7).round() as i64).to_le_bytes());
+    feed(&((lat.get() * 1e7).round() as i64).to_le_bytes());
+    feed(address.unwrap_or_default().trim().as_bytes());
+    format!("content-{hash:032x}")
+}
+
 /// A closed or due time this much before the created time is clock skew, not an error.
 const SKEW_MINUTES: i64 = 5;
 
 /// Reads reports from CSV and checks each against `profile`. Naive times are in the mapping's
-/// zone, or the profile's when the mapping names none.
+/// `file_time_zone`, or the profile's (the city's) zone when the mapping names none. A category
+/// the profile does not know is rejected, unless [`CsvReports::adding_new_categories`].
 pub fn read_reports<'a, R: Read>(
     input: R,
     mapping: &'a Mapping,
-    profile: &'a CityProfile,
+    profile: &CityProfile,
 ) -> Result<CsvReports<'a, R>, ImportError> {
     Ok(CsvReports {
         rows: read_source_rows(input, mapping, profile.time_zone)?,
-        profile,
+        profile: profile.clone(),
+        add_new: false,
+        added: Vec::new(),
+        codes: HashMap::new(),
     })
+}
+
+/// A category the file used that the profile did not know, added to the reader's profile.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AddedCategory {
+    pub code: String,
+    /// The file's own word for it, in the mapping's `language`.
+    pub name: String,
+    pub language: String,
+    /// The first line that used it, and how many rows did.
+    pub first_line: u64,
+    pub rows: u64,
 }
 
 /// The iterator of [`read_reports`].
 pub struct CsvReports<'a, R: Read> {
     rows: SourceRows<'a, R>,
-    profile: &'a CityProfile,
+    profile: CityProfile,
+    add_new: bool,
+    added: Vec<AddedCategory>,
+    /// Category code (or the file's word) → the profile's code, so each distinct word is
+    /// resolved once, not once per row.
+    codes: HashMap<String, Option<String>>,
+}
+
+impl<R: Read> CsvReports<'_, R> {
+    /// Adds a category the profile lacks to the reader's profile (default deadline, agency
+    /// `unassigned`), instead of rejecting its rows. See [`Self::finish`].
+    pub fn adding_new_categories(mut self) -> Self {
+        self.add_new = true;
+        self
+    }
+
+    /// The profile with the categories added while reading, and those categories.
+    pub fn finish(self) -> (CityProfile, Vec<AddedCategory>) {
+        (self.profile, self.added)
+    }
+
+    /// The profile's code for a row's category: the mapped code if the profile has it, else the
+    /// category the file's word names (code or any name), else a new one when adding.
+    fn code_of(&mut self, row: &SourceRow) -> Result<String, RowError> {
+        let code = self.find_or_add(row)?;
+        if let Some(added) = self.added.iter_mut().find(|a| a.code == code) {
+            added.rows += u64::from(added.first_line != row.line);
+        }
+        Ok(code)
+    }
+
+    fn find_or_add(&mut self, row: &SourceRow) -> Result<String, RowError> {
+        let key = &row.report.category;
+        if self.profile.category(key).is_some() {
+            return Ok(key.clone());
+        }
+        let cached = match self.codes.get(&row.source_category) {
+            Some(known) => known.clone(),
+            None => {
+                let found = self
+                    .profile
+                    .resolve_category(&row.source_category)
+                    .or_else(|_| self.profile.resolve_category(key))
+                    .map(|c| c.code.clone())
+                    .ok();
+                self.codes
+                    .insert(row.source_category.clone(), found.clone());
+                found
+            }
+        };
+        if let Some(code) = cached {
+            return Ok(code);
+        }
+        let language = self.rows.mapping.language.clone();
+        match self.add_new.then(|| {
+            self.profile
+                .add_category(key, &language, &row.source_category)
+        }) {
+            Some(Some(code)) => {
+                self.codes
+                    .insert(row.source_category.clone(), Some(code.clone()));
+                self.added.push(AddedCategory {
+                    code: code.clone(),
+                    name: row.source_category.clone(),
+                    language,
+                    first_line: row.line,
+                    rows: 1,
+                });
+                Ok(code)
+            }
+            _ => Err(RowError::new(
+                row.line,
+                RejectReason::UnknownCategory,
+                self.profile.unknown_category(&row.source_category).message,
+            )),
+        }
+    }
 }
 
 impl<R: Read> Iterator for CsvReports<'_, R> {
     type Item = Result<ParsedRow, RowError>;
     fn next(&mut self) -> Option<Self::Item> {
         let row = self.rows.next()?;
-        Some(row.and_then(|row| check_against_profile(row, self.profile)))
+        Some(row.and_then(|mut row| {
+            row.report.category = self.code_of(&row)?;
+            check_against_profile(row, &self.profile)
+        }))
     }
 }
 
-/// Fills deadline and agency from the profile, rejects unknown categories and flags points
-/// outside the bounds.
+/// Fills deadline and agency from the profile and flags points outside the bounds.
 fn check_against_profile(row: SourceRow, profile: &CityProfile) -> Result<ParsedRow, RowError> {
     let SourceRow {
         line,
@@ -84,6 +211,7 @@ fn check_against_profile(row: SourceRow, profile: &CityProfile) -> Result<Parsed
         RowError::new(line, reason, e.message)
     })?;
     flags.outside_bounds = !profile.bounds.contains(report.lon.get(), report.lat.get());
+    report.outside_bounds = flags.outside_bounds;
     Ok(ParsedRow {
         line,
         report,
@@ -92,13 +220,13 @@ fn check_against_profile(row: SourceRow, profile: &CityProfile) -> Result<Parsed
     })
 }
 
-/// Reads rows with the mapping only (see [`SourceRow`]). Naive times are in the mapping's zone,
-/// or `default_zone` when it names none. Fails before any row when the header lacks a column the
+/// Reads rows with the mapping only (see [`SourceRow`]). Naive times are in the mapping's
+/// `file_time_zone`, or `city_zone` when it names none. Fails before any row when the header lacks a column the
 /// mapping names.
 pub fn read_source_rows<R: Read>(
     input: R,
     mapping: &Mapping,
-    default_zone: Tz,
+    city_zone: Tz,
 ) -> Result<SourceRows<'_, R>, ImportError> {
     let mut reader = ::csv::ReaderBuilder::new()
         .flexible(true)
@@ -122,7 +250,7 @@ pub fn read_source_rows<R: Read>(
         reader,
         plan,
         mapping,
-        zone: mapping.time_zone.unwrap_or(default_zone),
+        zone: mapping.file_time_zone.unwrap_or(city_zone),
         now: Utc::now(),
         record: ::csv::ByteRecord::new(),
         finished: false,
@@ -243,14 +371,24 @@ impl<R: Read> SourceRows<'_, R> {
             .get(Field::Ward)
             .and_then(|w| self.mapping.normalise_ward(w));
         let status = r.get(Field::Status);
+        let address = r.text(Field::Address);
+        let external_id = match self.plan.fields[Field::ExternalId as usize] {
+            Some(_) => r.text(Field::ExternalId),
+            None => Some(content_key(
+                source_category,
+                times.created_at,
+                (lon, lat),
+                address.as_deref(),
+            )),
+        };
         let report = NewReport {
             source: self.mapping.source.clone(),
-            external_id: r.text(Field::ExternalId),
+            external_id,
             category,
             description: r.text(Field::Description),
             lon,
             lat,
-            address: r.text(Field::Address),
+            address,
             ward: None,
             agency: r.get(Field::Agency).map(|a| self.mapping.agency_code(a)),
             status: self.mapping.status(status, times.resolved_at.is_some()),
@@ -261,6 +399,7 @@ impl<R: Read> SourceRows<'_, R> {
             channel: r.text(Field::Channel),
             reporter_contact: None,
             attributes: self.attributes(&r, source_ward.as_deref(), status),
+            outside_bounds: false,
         };
         Ok(SourceRow {
             line,

@@ -31,7 +31,14 @@ const SUBMITTED: &[&str] = &[
     "reporter_contact",
 ];
 /// Properties Hotspots computes when it serves reports; re-importing must not take them as data.
-const COMPUTED: &[&str] = &["id", "ward_name", "updated_at", "overdue", "distance_m"];
+const COMPUTED: &[&str] = &[
+    "id",
+    "ward_name",
+    "updated_at",
+    "overdue",
+    "distance_m",
+    "outside_bounds",
+];
 
 /// Reads every feature; `line` in results is the feature's index in `features` (from 0).
 /// Features without a `source` property get `source`.
@@ -172,6 +179,7 @@ fn read_feature(
         outside_bounds: !profile.bounds.contains(report.lon.get(), report.lat.get()),
         ..RowFlags::default()
     };
+    report.outside_bounds = flags.outside_bounds;
     Ok(ParsedRow {
         line,
         report,

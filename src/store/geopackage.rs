@@ -28,7 +28,8 @@ const USER_VERSION: i64 = 10300;
 const ROWS_PER_INSERT: usize = 1000;
 
 const REPORT_COLUMNS: &str = "fid, geom, source, external_id, category, description, address, ward, \
-     agency, status, created_at, updated_at, due_at, resolved_at, satisfaction, channel, attributes";
+     agency, status, created_at, updated_at, due_at, resolved_at, satisfaction, channel, attributes, \
+     outside_bounds";
 
 #[derive(Debug, Clone)]
 pub struct GeoPackageStore {
@@ -70,7 +71,7 @@ impl GeoPackageStore {
                 .execute(&self.pool)
                 .await
                 .context("creating the settings table")?;
-            return Ok(());
+            return self.add_missing_columns().await;
         }
         let mut tx = self
             .pool
@@ -92,6 +93,24 @@ impl GeoPackageStore {
             .await
             .context("creating the settings table")?;
         tx.commit().await.context("committing the schema")
+    }
+
+    /// Files made before reports carried the outside-bounds flag get the column now (the
+    /// simplest upgrade in place; a versioned schema upgrade can take it over).
+    async fn add_missing_columns(&self) -> Result<(), StoreError> {
+        let has_flag: i64 = sqlx::query_scalar(
+            "select count(*) from pragma_table_info('report') where name = 'outside_bounds'",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .context("checking the report columns")?;
+        if has_flag == 0 {
+            sqlx::query("alter table report add column outside_bounds BOOLEAN not null default 0")
+                .execute(&self.pool)
+                .await
+                .context("adding the outside_bounds column")?;
+        }
+        Ok(())
     }
 
     /// Flushes the write-ahead log into the main file, so other programs see one complete file.
@@ -160,6 +179,7 @@ fn report_from_row(row: &SqliteRow) -> Result<ReportRow, StoreError> {
         satisfaction: row.get("satisfaction"),
         channel: row.get("channel"),
         attributes: row.get("attributes"),
+        outside_bounds: row.get("outside_bounds"),
     })
 }
 

@@ -66,6 +66,7 @@ create table report (
   satisfaction integer check (satisfaction between 1 and 5),
   channel text,
   attributes text not null default '{}',
+  outside_bounds BOOLEAN not null default 0,
   unique (source, external_id)
 );
 

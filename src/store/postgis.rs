@@ -30,7 +30,7 @@ macro_rules! report_columns {
     () => {
         "id, st_asbinary(geom) as wkb, source, external_id, category, description, address, ward, \
          agency, status, created_at, updated_at, due_at, resolved_at, satisfaction, channel, \
-         attributes::text as attributes"
+         attributes::text as attributes, outside_bounds"
     };
 }
 
@@ -53,6 +53,11 @@ fn migrator() -> Migrator {
             2,
             "settings",
             include_str!("../../migrations/0002_settings.sql"),
+        ),
+        migration(
+            3,
+            "outside bounds",
+            include_str!("../../migrations/0003_outside_bounds.sql"),
         ),
     ])
 }
@@ -186,6 +191,7 @@ fn report_from_row(row: &PgRow) -> Result<ReportRow, StoreError> {
         satisfaction: get::<Option<i16>>(row, "satisfaction")?.map(i64::from),
         channel: get(row, "channel")?,
         attributes: get(row, "attributes")?,
+        outside_bounds: get(row, "outside_bounds")?,
     })
 }
 
@@ -296,7 +302,7 @@ impl Store for PostgisStore {
     async fn summaries(&self) -> Result<Vec<ReportSummary>, StoreError> {
         let mut rows = sqlx::query(
             "select id, st_asbinary(geom) as wkb, ward, category, agency, status, created_at, \
-             due_at, resolved_at from report order by id",
+             due_at, resolved_at, outside_bounds from report order by id",
         )
         .fetch(&self.pool);
         let mut out = Vec::new();
@@ -314,6 +320,7 @@ impl Store for PostgisStore {
                 created_at: get(&row, "created_at")?,
                 due_at: get(&row, "due_at")?,
                 resolved_at: get(&row, "resolved_at")?,
+                outside_bounds: get(&row, "outside_bounds")?,
             });
         }
         Ok(out)

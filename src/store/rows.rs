@@ -23,6 +23,7 @@ pub(crate) struct ReportRow {
     pub satisfaction: Option<i64>,
     pub channel: Option<String>,
     pub attributes: String,
+    pub outside_bounds: bool,
 }
 
 pub(crate) fn status(text: &str, id: i64) -> Result<Status, StoreError> {
@@ -66,6 +67,7 @@ impl ReportRow {
             satisfaction: self.satisfaction.and_then(|s| u8::try_from(s).ok()),
             channel: self.channel,
             attributes,
+            outside_bounds: self.outside_bounds,
         })
     }
 }

@@ -95,7 +95,8 @@ async fn insert_chunk(
 ) -> Result<Vec<Option<ReportId>>, StoreError> {
     let mut q = QueryBuilder::<Sqlite>::new(
         "insert into report (geom, source, external_id, category, description, address, ward, agency, \
-         status, created_at, updated_at, due_at, resolved_at, satisfaction, channel, attributes) ",
+         status, created_at, updated_at, due_at, resolved_at, satisfaction, channel, attributes, \
+         outside_bounds) ",
     );
     q.push_values(chunk, |mut b, r| {
         let created = format_time(&r.created_at);
@@ -118,7 +119,8 @@ async fn insert_chunk(
         .push_bind(r.resolved_at.as_ref().map(format_time))
         .push_bind(r.satisfaction.map(|s| i64::from(s.get())))
         .push_bind(r.channel.clone())
-        .push_bind(r.attributes.to_string());
+        .push_bind(r.attributes.to_string())
+        .push_bind(r.outside_bounds);
     });
     q.push(" on conflict (source, external_id) do nothing returning fid, source, external_id");
     let returned = q
