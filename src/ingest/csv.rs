@@ -23,6 +23,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{BufReader, Read};
 use std::path::Path;
+use unicode_normalization::UnicodeNormalization;
 
 /// Opens a file for reading, gunzipping it on the fly when its name ends in `.gz`.
 pub fn open_input(path: &Path) -> std::io::Result<Box<dyn Read>> {
@@ -158,16 +159,17 @@ impl<R: Read> CsvReports<'_, R> {
             return Ok(code);
         }
         let language = self.rows.mapping.language.clone();
-        match self.add_new.then(|| {
-            self.profile
-                .add_category(key, &language, &row.source_category)
-        }) {
+        let name: String = row.source_category.nfc().collect();
+        match self
+            .add_new
+            .then(|| self.profile.add_category(key, &language, &name))
+        {
             Some(Some(code)) => {
                 self.codes
                     .insert(row.source_category.clone(), Some(code.clone()));
                 self.added.push(AddedCategory {
                     code: code.clone(),
-                    name: row.source_category.clone(),
+                    name: row.source_category.nfc().collect(),
                     language,
                     first_line: row.line,
                     rows: 1,

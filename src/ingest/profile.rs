@@ -10,6 +10,7 @@ use crate::model::{Agency, Bbox4326, Category};
 use chrono_tz::Tz;
 use std::collections::BTreeMap;
 use std::io::Read;
+use unicode_normalization::UnicodeNormalization;
 
 /// Where a derived profile's city zone came from (see [`city_zone`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +111,11 @@ pub fn derive_profile<R: Read>(
         lats.push(report.lat.get());
         let stats = categories.entry(report.category.clone()).or_default();
         stats.rows += 1;
-        *stats.names.entry(source_category).or_default() += 1;
+        // One name whether the file spells "ü" composed or decomposed.
+        *stats
+            .names
+            .entry(source_category.nfc().collect())
+            .or_default() += 1;
         if let (Some(code), Some(name)) = (report.agency, source_agency) {
             *stats.agencies.entry(code.clone()).or_default() += 1;
             *agency_names
