@@ -176,7 +176,6 @@ async fn main() -> Result<()> {
             time_zone,
         }) => {
             let mapping = mapping.as_deref().map(load_mapping).transpose()?;
-            let store = open_store(&cli.store).await?;
             let request = ReportsRequest {
                 mapping: mapping.as_ref(),
                 profile_file: cli.store.profile.as_deref(),
@@ -186,6 +185,8 @@ async fn main() -> Result<()> {
                 progress: true,
                 ..ReportsRequest::new(&file)
             };
+            request.check()?;
+            let store = open_store(&cli.store).await?;
             let outcome = import_reports(store.clone(), &request).await;
             store.close().await;
             let outcome = outcome?;

@@ -44,6 +44,14 @@ impl<'a> ReportsRequest<'a> {
             progress: false,
         }
     }
+
+    /// Refuses what cannot work before anything is opened: a CSV with no mapping.
+    pub fn check(&self) -> Result<(), ImportError> {
+        if self.mapping.is_none() && !is_geojson(self.file) {
+            return Err(ImportError::NoMapping);
+        }
+        Ok(())
+    }
 }
 
 /// The summary, and lines for the operator about the profile (made, extended).
@@ -79,11 +87,15 @@ pub async fn import_reports(
     store: Arc<dyn Store>,
     request: &ReportsRequest<'_>,
 ) -> Result<ReportsOutcome, ImportError> {
+    request.check()?;
     let geojson = is_geojson(request.file);
+    let fallback;
     let mapping = match request.mapping {
         Some(m) => m,
-        None if geojson => &geojson_mapping(request.file),
-        None => return Err(ImportError::NoMapping),
+        None => {
+            fallback = geojson_mapping(request.file);
+            &fallback
+        }
     };
     let mut notes = Vec::new();
     let saved = saved::saved(store.as_ref()).await?;
