@@ -12,14 +12,14 @@ mod rows;
 pub use rows::{ImportError, ParsedRow, RejectReason, RowError, RowFlags, SourceRow};
 
 use super::mapping::{Mapping, parse_time};
-use super::{apply_profile, check_not_future};
+use super::{apply_category, check_not_future};
 use crate::config::CityProfile;
-use crate::model::{Lat, Lon, NewReport};
+use crate::model::{Category, Lat, Lon, NewReport};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use plan::{Field, Plan, column_of};
 use serde_json::{Map, Value};
-use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -87,6 +87,7 @@ pub fn read_reports<'a, R: Read>(
         add_new: false,
         added: Vec::new(),
         codes: HashMap::new(),
+        known: profile.categories.len(),
     })
 }
 
@@ -108,9 +109,10 @@ pub struct CsvReports<'a, R: Read> {
     profile: CityProfile,
     add_new: bool,
     added: Vec<AddedCategory>,
-    /// Category code (or the file's word) → the profile's code, so each distinct word is
-    /// resolved once, not once per row.
-    codes: HashMap<String, Option<String>>,
+    /// The file's category word → its index in the profile (see [`Self::category_of`]).
+    codes: HashMap<String, Option<usize>>,
+    /// Categories the profile had before reading; those at or past this index were added.
+    known: usize,
 }
 
 impl<R: Read> CsvReports<'_, R> {
@@ -126,62 +128,64 @@ impl<R: Read> CsvReports<'_, R> {
         (self.profile, self.added)
     }
 
-    /// The profile's code for a row's category: the mapped code if the profile has it, else the
-    /// category the file's word names (code or any name), else a new one when adding.
-    fn code_of(&mut self, row: &SourceRow) -> Result<String, RowError> {
-        let code = self.find_or_add(row)?;
-        if let Some(added) = self.added.iter_mut().find(|a| a.code == code) {
-            added.rows += u64::from(added.first_line != row.line);
-        }
-        Ok(code)
-    }
-
-    fn find_or_add(&mut self, row: &SourceRow) -> Result<String, RowError> {
-        let key = &row.report.category;
-        if self.profile.category(key).is_some() {
-            return Ok(key.clone());
-        }
-        let cached = match self.codes.get(&row.source_category) {
-            Some(known) => known.clone(),
+    /// The index in the profile of a row's category: the mapped code if the profile has it, else
+    /// the category the file's word names (code or any name), else a new one when adding.
+    /// Remembered per word, so each distinct word is resolved once.
+    fn category_of(&mut self, row: &SourceRow) -> Result<usize, RowError> {
+        let found = match self.codes.get(&row.source_category) {
+            Some(&known) => known,
             None => {
-                let found = self
-                    .profile
-                    .resolve_category(&row.source_category)
-                    .or_else(|_| self.profile.resolve_category(key))
-                    .map(|c| c.code.clone())
-                    .ok();
-                self.codes
-                    .insert(row.source_category.clone(), found.clone());
+                let found = self.find_or_add(row);
+                self.codes.insert(row.source_category.clone(), found);
                 found
             }
         };
-        if let Some(code) = cached {
-            return Ok(code);
-        }
-        let language = self.rows.mapping.language.clone();
-        let name: String = row.source_category.nfc().collect();
-        match self
-            .add_new
-            .then(|| self.profile.add_category(key, &language, &name))
-        {
-            Some(Some(code)) => {
-                self.codes
-                    .insert(row.source_category.clone(), Some(code.clone()));
-                self.added.push(AddedCategory {
-                    code: code.clone(),
-                    name: row.source_category.nfc().collect(),
-                    language,
-                    first_line: row.line,
-                    rows: 1,
-                });
-                Ok(code)
-            }
-            _ => Err(RowError::new(
+        let Some(ix) = found else {
+            return Err(RowError::new(
                 row.line,
                 RejectReason::UnknownCategory,
                 self.profile.unknown_category(&row.source_category).message,
-            )),
+            ));
+        };
+        if let Some(added) = ix
+            .checked_sub(self.known)
+            .and_then(|k| self.added.get_mut(k))
+            && added.first_line != row.line
+        {
+            added.rows += 1;
         }
+        Ok(ix)
+    }
+
+    fn find_or_add(&mut self, row: &SourceRow) -> Option<usize> {
+        let categories = &self.profile.categories;
+        let key = &row.report.category;
+        let found = categories
+            .iter()
+            .position(|c| c.code == *key)
+            .or_else(|| {
+                categories
+                    .iter()
+                    .position(|c| c.code == row.source_category)
+            })
+            .or_else(|| {
+                let by_name = |text: &str| categories.iter().position(|c| c.answers_to(text));
+                by_name(&row.source_category).or_else(|| by_name(key))
+            });
+        if found.is_some() || !self.add_new {
+            return found;
+        }
+        let language = self.rows.mapping.language.clone();
+        let name: String = row.source_category.nfc().collect();
+        let code = self.profile.add_category(key, &language, &name)?;
+        self.added.push(AddedCategory {
+            code,
+            name,
+            language,
+            first_line: row.line,
+            rows: 1,
+        });
+        Some(self.profile.categories.len() - 1)
     }
 }
 
@@ -190,14 +194,22 @@ impl<R: Read> Iterator for CsvReports<'_, R> {
     fn next(&mut self) -> Option<Self::Item> {
         let row = self.rows.next()?;
         Some(row.and_then(|mut row| {
-            row.report.category = self.code_of(&row)?;
-            check_against_profile(row, &self.profile)
+            let ix = self.category_of(&row)?;
+            let category = &self.profile.categories[ix];
+            if row.report.category != category.code {
+                row.report.category.clone_from(&category.code);
+            }
+            check_against_profile(row, category, &self.profile)
         }))
     }
 }
 
-/// Fills deadline and agency from the profile and flags points outside the bounds.
-fn check_against_profile(row: SourceRow, profile: &CityProfile) -> Result<ParsedRow, RowError> {
+/// Fills deadline and agency from the row's category and flags points outside the bounds.
+fn check_against_profile(
+    row: SourceRow,
+    category: &Category,
+    profile: &CityProfile,
+) -> Result<ParsedRow, RowError> {
     let SourceRow {
         line,
         mut report,
@@ -205,7 +217,7 @@ fn check_against_profile(row: SourceRow, profile: &CityProfile) -> Result<Parsed
         mut flags,
         ..
     } = row;
-    apply_profile(&mut report, profile).map_err(|e| {
+    apply_category(&mut report, category).map_err(|e| {
         let reason = match e.field {
             "category" => RejectReason::UnknownCategory,
             _ => RejectReason::DatesOutOfOrder,
@@ -256,6 +268,9 @@ pub fn read_source_rows<R: Read>(
         now: Utc::now(),
         record: ::csv::ByteRecord::new(),
         finished: false,
+        category_codes: RefCell::default(),
+        agency_codes: RefCell::default(),
+        keep_attributes: true,
     })
 }
 
@@ -268,6 +283,21 @@ pub struct SourceRows<'m, R: Read> {
     now: DateTime<Utc>,
     record: ::csv::ByteRecord,
     finished: bool,
+    /// The codes of the category and agency words met so far: a file repeats a few dozen words a
+    /// million times, and slugging one (Unicode decomposition) costs more than looking it up.
+    category_codes: RefCell<HashMap<String, Option<String>>>,
+    agency_codes: RefCell<HashMap<String, String>>,
+    /// False when only the mapped fields matter (deriving a profile): the unmapped columns, half
+    /// the allocations of a row, are then not copied into `attributes`.
+    keep_attributes: bool,
+}
+
+impl<R: Read> SourceRows<'_, R> {
+    /// Leaves every report's `attributes` empty.
+    pub fn without_attributes(mut self) -> Self {
+        self.keep_attributes = false;
+        self
+    }
 }
 
 impl<R: Read> Iterator for SourceRows<'_, R> {
@@ -304,16 +334,54 @@ impl<R: Read> Iterator for SourceRows<'_, R> {
 /// One record's values, looked up by the report field they fill.
 struct Record<'r> {
     line: u64,
-    values: Vec<Cow<'r, str>>,
+    fields: Fields<'r>,
     plan: &'r Plan,
     mapping: &'r Mapping,
 }
 
+/// A record's fields as text.
+enum Fields<'r> {
+    /// The record is UTF-8 with every field on a character boundary (nearly always): fields are
+    /// slices of it, so reading a row copies no field it does not keep.
+    Text {
+        text: &'r str,
+        record: &'r ::csv::ByteRecord,
+    },
+    /// Some bytes were not UTF-8: each field with U+FFFD in their place.
+    Lossy(Vec<String>),
+}
+
+impl<'r> Fields<'r> {
+    fn of(record: &'r ::csv::ByteRecord) -> Self {
+        if let Ok(text) = std::str::from_utf8(record.as_slice())
+            && (0..record.len()).all(|i| record.range(i).is_some_and(|r| text.get(r).is_some()))
+        {
+            return Fields::Text { text, record };
+        }
+        Fields::Lossy(
+            record
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect(),
+        )
+    }
+}
+
 impl Record<'_> {
+    /// The raw value of column `i` ("" past the end).
+    fn value(&self, i: usize) -> &str {
+        match &self.fields {
+            Fields::Text { text, record } => {
+                record.range(i).and_then(|r| text.get(r)).unwrap_or("")
+            }
+            Fields::Lossy(values) => values.get(i).map_or("", String::as_str),
+        }
+    }
+
     /// The trimmed value of a mapped field; `None` when unmapped or empty.
     fn get(&self, field: Field) -> Option<&str> {
         self.plan.fields[field as usize]
-            .map(|i| self.values[i].trim())
+            .map(|i| self.value(i).trim())
             .filter(|v| !v.is_empty())
     }
 
@@ -339,6 +407,28 @@ struct Times {
 }
 
 impl<R: Read> SourceRows<'_, R> {
+    /// [`Mapping::category_code`], remembered per word.
+    fn category_code(&self, word: &str) -> Option<String> {
+        let mut codes = self.category_codes.borrow_mut();
+        if let Some(code) = codes.get(word) {
+            return code.clone();
+        }
+        let code = self.mapping.category_code(word);
+        codes.insert(word.to_string(), code.clone());
+        code
+    }
+
+    /// [`Mapping::agency_code`], remembered per word.
+    fn agency_code(&self, word: &str) -> String {
+        let mut codes = self.agency_codes.borrow_mut();
+        if let Some(code) = codes.get(word) {
+            return code.clone();
+        }
+        let code = self.mapping.agency_code(word);
+        codes.insert(word.to_string(), code.clone());
+        code
+    }
+
     fn row(&self, line: u64) -> Result<SourceRow, RowError> {
         let width = self.plan.headers.len();
         if self.record.len() != width {
@@ -348,11 +438,11 @@ impl<R: Read> SourceRows<'_, R> {
             );
             return Err(RowError::new(line, RejectReason::WrongColumnCount, message));
         }
-        let values: Vec<Cow<'_, str>> = self.record.iter().map(String::from_utf8_lossy).collect();
-        let lossy_text = values.iter().any(|v| matches!(v, Cow::Owned(_)));
+        let fields = Fields::of(&self.record);
+        let lossy_text = matches!(fields, Fields::Lossy(_));
         let r = Record {
             line,
-            values,
+            fields,
             plan: &self.plan,
             mapping: self.mapping,
         };
@@ -361,7 +451,7 @@ impl<R: Read> SourceRows<'_, R> {
             let message = format!("{} is empty", r.column(Field::Category));
             r.fail(RejectReason::MissingCategory, message)
         })?;
-        let category = self.mapping.category_code(source_category).ok_or_else(|| {
+        let category = self.category_code(source_category).ok_or_else(|| {
             let message = format!(
                 "category {source_category:?} is not in [categories] and category_default_slug is off"
             );
@@ -392,7 +482,7 @@ impl<R: Read> SourceRows<'_, R> {
             lat,
             address,
             ward: None,
-            agency: r.get(Field::Agency).map(|a| self.mapping.agency_code(a)),
+            agency: r.get(Field::Agency).map(|a| self.agency_code(a)),
             status: self.mapping.status(status, times.resolved_at.is_some()),
             created_at: times.created_at,
             due_at: times.due_at,
@@ -461,8 +551,12 @@ impl<R: Read> SourceRows<'_, R> {
     fn point(&self, r: &Record<'_>) -> Result<(Lon, Lat), RowError> {
         let mut problem = None;
         for (source, ix) in &self.plan.coordinates {
-            let raw: Vec<&str> = ix.iter().map(|&i| r.values[i].as_ref()).collect();
-            let message = match source.read(&raw) {
+            // A source reads one or two columns: no vector per row for them.
+            let mut raw = [""; 2];
+            for (slot, &i) in raw.iter_mut().zip(ix) {
+                *slot = r.value(i);
+            }
+            let message = match source.read(&raw[..ix.len().min(2)]) {
                 Ok(None) => continue,
                 // (0, 0) is where exports put "no location", not a report in the Gulf of Guinea.
                 Ok(Some((lon, lat))) if lon == 0.0 && lat == 0.0 => continue,
@@ -494,8 +588,11 @@ impl<R: Read> SourceRows<'_, R> {
     /// The unmapped columns' non-empty values, plus the normalised source ward and raw status.
     fn attributes(&self, r: &Record<'_>, source_ward: Option<&str>, status: Option<&str>) -> Value {
         let mut attributes = Map::new();
+        if !self.keep_attributes {
+            return Value::Object(attributes);
+        }
         for &i in &self.plan.attributes {
-            let v = r.values[i].trim();
+            let v = r.value(i).trim();
             if !v.is_empty() {
                 attributes.insert(self.plan.headers[i].clone(), Value::String(v.to_string()));
             }

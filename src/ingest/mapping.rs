@@ -276,8 +276,10 @@ impl Mapping {
             WardRule::Number => {
                 let digits = value.trim_start_matches(|c: char| !c.is_ascii_digit());
                 let number: f64 = digits.parse().ok()?;
+                // A whole number below 1e9 is exact as an integer; printing the float would go
+                // through exact decimal formatting, a visible cost per row.
                 (number.fract() == 0.0 && (1.0..1e9).contains(&number))
-                    .then(|| format!("{number:.0}"))
+                    .then(|| (number as u64).to_string())
             }
         }
     }

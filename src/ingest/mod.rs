@@ -10,7 +10,7 @@ pub mod mapping;
 pub mod profile;
 
 use crate::config::CityProfile;
-use crate::model::{InvalidValue, NewReport};
+use crate::model::{Category, InvalidValue, NewReport};
 use chrono::{DateTime, Duration, Utc};
 
 /// Fills in what the profile decides when a source leaves it out: the category's default agency
@@ -21,6 +21,11 @@ pub fn apply_profile(report: &mut NewReport, profile: &CityProfile) -> Result<()
     if category.code != report.category {
         report.category = category.code.clone();
     }
+    apply_category(report, category)
+}
+
+/// [`apply_profile`] for a report whose category is resolved already.
+pub fn apply_category(report: &mut NewReport, category: &Category) -> Result<(), InvalidValue> {
     if report.agency.is_none() {
         report.agency = Some(category.agency.clone());
     }

@@ -96,7 +96,7 @@ pub fn derive_profile<R: Read>(
     let mut categories: BTreeMap<String, CategoryStats> = BTreeMap::new();
     let mut agency_names: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     let mut rejected = 0;
-    for row in read_source_rows(input, mapping, zone)? {
+    for row in read_source_rows(input, mapping, zone)?.without_attributes() {
         let Ok(SourceRow {
             report,
             source_category,
@@ -111,11 +111,13 @@ pub fn derive_profile<R: Read>(
         lats.push(report.lat.get());
         let stats = categories.entry(report.category.clone()).or_default();
         stats.rows += 1;
-        // One name whether the file spells "ü" composed or decomposed.
-        *stats
-            .names
-            .entry(source_category.nfc().collect())
-            .or_default() += 1;
+        // One name whether the file spells "ü" composed or decomposed (ASCII is NFC already).
+        let name = if source_category.is_ascii() {
+            source_category
+        } else {
+            source_category.nfc().collect()
+        };
+        *stats.names.entry(name).or_default() += 1;
         if let (Some(code), Some(name)) = (report.agency, source_agency) {
             *stats.agencies.entry(code.clone()).or_default() += 1;
             *agency_names
