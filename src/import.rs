@@ -31,7 +31,7 @@ pub enum ImportError {
         source: std::io::Error,
     },
     #[error("{0}")]
-    Parse(#[from] crate::ingest::csv::ImportError),
+    Parse(#[from] crate::ingest::csv::FileError),
     #[error(transparent)]
     Service(#[from] ServiceError),
     #[error("the parser thread failed: {0}")]

@@ -9,7 +9,7 @@
 mod plan;
 mod rows;
 
-pub use rows::{ImportError, ParsedRow, RejectReason, RowError, RowFlags, SourceRow};
+pub use rows::{FileError, ParsedRow, RejectReason, RowError, RowFlags, SourceRow};
 
 use super::mapping::{Mapping, parse_time};
 use super::{apply_category, check_not_future};
@@ -80,7 +80,7 @@ pub fn read_reports<'a, R: Read>(
     input: R,
     mapping: &'a Mapping,
     profile: &CityProfile,
-) -> Result<CsvReports<'a, R>, ImportError> {
+) -> Result<CsvReports<'a, R>, FileError> {
     Ok(CsvReports {
         rows: read_source_rows(input, mapping, profile.time_zone)?,
         profile: profile.clone(),
@@ -241,7 +241,7 @@ pub fn read_source_rows<R: Read>(
     input: R,
     mapping: &Mapping,
     city_zone: Tz,
-) -> Result<SourceRows<'_, R>, ImportError> {
+) -> Result<SourceRows<'_, R>, FileError> {
     let mut reader = ::csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(input);

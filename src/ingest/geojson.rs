@@ -11,7 +11,7 @@
 //! - a point outside the city's bounds is flagged, not rejected, as in CSV imports.
 
 use super::check_times;
-use super::csv::{ImportError, ParsedRow, RejectReason, RowError, RowFlags};
+use super::csv::{FileError, ParsedRow, RejectReason, RowError, RowFlags};
 use super::json::report_from_json;
 use super::mapping::parse_time;
 use crate::config::CityProfile;
@@ -46,18 +46,18 @@ pub fn read_geojson_reports(
     text: &str,
     profile: &CityProfile,
     source: &str,
-) -> Result<Vec<Result<ParsedRow, RowError>>, ImportError> {
+) -> Result<Vec<Result<ParsedRow, RowError>>, FileError> {
     let collection: Value =
-        serde_json::from_str(text).map_err(|e| ImportError::NotFeatureCollection(e.to_string()))?;
+        serde_json::from_str(text).map_err(|e| FileError::NotFeatureCollection(e.to_string()))?;
     if collection.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
-        return Err(ImportError::NotFeatureCollection(
+        return Err(FileError::NotFeatureCollection(
             "\"type\" is not \"FeatureCollection\"".into(),
         ));
     }
     let features = collection
         .get("features")
         .and_then(Value::as_array)
-        .ok_or_else(|| ImportError::NotFeatureCollection("\"features\" is not an array".into()))?;
+        .ok_or_else(|| FileError::NotFeatureCollection("\"features\" is not an array".into()))?;
     // Bounds are checked here (as a flag), so report_from_json sees the whole world.
     let world = CityProfile {
         bounds: Bbox4326 {

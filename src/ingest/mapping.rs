@@ -217,12 +217,17 @@ impl Mapping {
         {
             return invalid(format!("column names must not be empty (got {empty:?})"));
         }
-        if let Some((value, _)) = self
-            .categories
-            .iter()
-            .find(|(_, code)| slugify(code).is_empty())
-        {
-            return invalid(format!("[categories] {value:?} maps to an empty code"));
+        if let Some((value, code)) = self.categories.iter().find(|(_, code)| {
+            code.is_empty()
+                || !code
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        }) {
+            return invalid(format!(
+                "[categories] {value:?} maps to {code:?}; a category code is an ASCII slug \
+                 (lower-case letters, digits, - and _), e.g. {:?}",
+                slugify(code)
+            ));
         }
         if let Some((value, _)) = self
             .agencies
@@ -333,6 +338,12 @@ mod tests {
         let fine = Mapping::from_toml(&text.replace("time_zone", "file_time_zone")).expect("valid");
         assert_eq!(fine.file_time_zone, Some(chrono_tz::UTC));
         assert_eq!((fine.city_time_zone, fine.language.as_str()), (None, "en"));
+        let named = format!(
+            "{}[categories]\n\"Wilder Müll\" = \"Wilder Müll\"\n",
+            text.replace("time_zone", "file_time_zone")
+        );
+        let err = Mapping::from_toml(&named).expect_err("a code must be a slug");
+        assert!(err.to_string().contains("\"wilder-muell\""), "{err}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! the planner gives the file and its mapping, and gets bounds, categories, deadlines and agencies
 //! to review and save as TOML.
 
-use super::csv::{ImportError, SourceRow, read_source_rows};
+use super::csv::{FileError, SourceRow, read_source_rows};
 use super::mapping::Mapping;
 use crate::config::{CityProfile, ConfigError};
 pub use crate::config::{DEFAULT_DEADLINE_HOURS, UNASSIGNED_AGENCY};
@@ -55,7 +55,7 @@ pub fn city_zone(mapping: &Mapping, flag: Option<Tz>) -> (Tz, ZoneSource) {
 #[derive(Debug, thiserror::Error)]
 pub enum DeriveError {
     #[error(transparent)]
-    Import(#[from] ImportError),
+    File(#[from] FileError),
     #[error("no row could be read with the mapping (all {rejected} rejected)")]
     NoRows { rejected: usize },
     #[error("the derived profile is invalid: {0}")]
