@@ -271,7 +271,7 @@ async fn seed_demo(store: Arc<dyn Store>, profile: &CityProfile) -> Result<()> {
     for chunk in city.reports.chunks(10_000) {
         writer.submit(chunk.to_vec()).await?;
     }
-    writer.finish().await;
+    writer.finish().await?;
     eprintln!(
         "stored {} wards and {total} reports in {:.1} s",
         app.snapshot().wards.len(),

@@ -4,10 +4,10 @@
 //! snapshot and the store's rows without waiting for writers.
 
 use crate::config::CityProfile;
-use crate::index::{Index, ReportFilter, Snapshot, SnapshotBuilder, WardCounts};
-use crate::model::{InvalidValue, NewReport, Report, ReportId, StatusChange, Ward};
+use crate::index::{Cursor, Index, ReportFilter, Snapshot, SnapshotBuilder, WardCounts};
+use crate::model::{InvalidValue, NewReport, Report, ReportId, ReportSummary, StatusChange, Ward};
 use crate::projection::LocalProjection;
-use crate::store::{Inserted, ReportSummary, Store, StoreError};
+use crate::store::{Inserted, Store, StoreError};
 use crate::wards::{WardError, WardSet};
 use std::sync::Arc;
 use tokio::sync::Mutex;
@@ -71,7 +71,7 @@ impl Hotspots {
         let (outcome, fresh) = self.store_batch(reports).await?;
         let started = std::time::Instant::now();
         if !fresh.is_empty() {
-            self.index.publish(self.index.snapshot().with(&fresh));
+            self.publish(&fresh).await?;
         }
         tracing::debug!(rows = outcome.len(), indexed_in = ?started.elapsed(), "batch published");
         Ok(outcome)
@@ -143,9 +143,19 @@ impl Hotspots {
     ) -> Result<Report, ServiceError> {
         let _writer = self.writer.lock().await;
         let report = self.store.update_status(id, change).await?;
-        self.index
-            .publish(self.index.snapshot().with(&[ReportSummary::from(&report)]));
+        self.publish(&[ReportSummary::from(&report)]).await?;
         Ok(report)
+    }
+
+    /// Publishes the next snapshot with `updates`, stamped with the data version of the write
+    /// that stored them. The caller holds the writer lock and has just committed that write, so
+    /// the store's version is this write's (or, on a store shared by several instances, a later
+    /// one: unique either way).
+    async fn publish(&self, updates: &[ReportSummary]) -> Result<(), StoreError> {
+        let version = self.store.data_version().await?;
+        self.index
+            .publish(self.index.snapshot().with(updates, version));
+        Ok(())
     }
 
     pub async fn report(&self, id: ReportId) -> Result<Report, ServiceError> {
@@ -157,14 +167,16 @@ impl Hotspots {
             .ok_or(StoreError::NotFound(id))?)
     }
 
-    /// A page of reports, newest id first, and the cursor for the next page.
+    /// A page of reports from `snapshot`, newest `created_at` first (then highest id), and the
+    /// cursor for the next page.
     pub async fn list(
         &self,
+        snapshot: &Snapshot,
         filter: &ReportFilter,
-        before: Option<ReportId>,
+        after: Option<Cursor>,
         limit: usize,
-    ) -> Result<(Vec<Report>, Option<ReportId>), ServiceError> {
-        let (ids, next) = self.snapshot().page(filter, before, limit);
+    ) -> Result<(Vec<Report>, Option<Cursor>), ServiceError> {
+        let (ids, next) = snapshot.page(filter, after, limit);
         Ok((self.store.get_reports(&ids).await?, next))
     }
 
@@ -208,10 +220,8 @@ impl Hotspots {
         let set = WardSet::new(wards)?;
         let _writer = self.writer.lock().await;
         let changed = self.store.replace_wards(&set).await?;
-        let previous = self.index.snapshot();
-        let mut next =
-            load_snapshot(self.store.as_ref(), Arc::new(set), previous.projection).await?;
-        next.version = previous.version + 1;
+        let projection = self.index.snapshot().projection;
+        let next = load_snapshot(self.store.as_ref(), Arc::new(set), projection).await?;
         self.index.publish(next);
         Ok(changed)
     }
@@ -232,39 +242,42 @@ impl BulkWriter<'_> {
         let (outcome, fresh) = self.app.store_batch(reports).await?;
         self.pending.extend(fresh);
         if self.pending.len() >= Self::PUBLISH_EVERY {
-            self.publish();
+            self.publish().await?;
         }
         Ok(outcome)
     }
 
     /// Publishes what is stored but not yet indexed.
-    pub async fn finish(mut self) {
+    pub async fn finish(mut self) -> Result<(), ServiceError> {
         let _writer = self.app.writer.lock().await;
-        self.publish();
+        self.publish().await
     }
 
-    fn publish(&mut self) {
+    async fn publish(&mut self) -> Result<(), ServiceError> {
         if !self.pending.is_empty() {
-            let next = self.app.index.snapshot().with(&self.pending);
-            self.app.index.publish(next);
+            self.app.publish(&self.pending).await?;
             self.pending.clear();
         }
+        Ok(())
     }
 }
 
-/// Builds a snapshot from everything the store holds, chunk by chunk.
+/// Builds a snapshot from everything the store holds, chunk by chunk. The data version is read
+/// before the scan: the scan then sees at least every write up to it, and with one writer (the
+/// service, not serving yet, or holding the writer lock) exactly those.
 async fn load_snapshot(
     store: &dyn Store,
     wards: Arc<WardSet>,
     projection: LocalProjection,
 ) -> Result<Snapshot, StoreError> {
+    let version = store.data_version().await?;
     let started = std::time::Instant::now();
     let mut builder = SnapshotBuilder::new(wards);
     store
         .scan_summaries(&mut |chunk| builder.push(&chunk))
         .await?;
     let read_in = started.elapsed();
-    let snapshot = builder.finish(projection);
+    let snapshot = builder.finish(projection, version);
     tracing::debug!(?read_in, built_in = ?(started.elapsed() - read_in), "index built");
     Ok(snapshot)
 }

@@ -10,7 +10,7 @@ mod common;
 use chrono::{DateTime, TimeZone, Utc};
 use geo_types::{LineString, MultiPolygon, Polygon};
 use hotspots::model::{
-    Lat, Lon, NewReport, Report, ReportId, Satisfaction, Status, StatusChange, Ward,
+    Lat, Lon, NewReport, RefusedChange, Report, ReportId, Satisfaction, Status, StatusChange, Ward,
 };
 use hotspots::store::{GeoPackageStore, Inserted, ReportSummary, Store, StoreError};
 use hotspots::wards::WardSet;
@@ -48,6 +48,8 @@ contract! {
     status_follows_the_workflow,
     replace_wards_reassigns_reports,
     summaries_match_reports,
+    agency_and_satisfaction_change_without_a_status_move,
+    every_write_raises_the_data_version,
     #[ignore = "slow: a million reports; run with --ignored --nocapture to time bulk insert"]
     a_million_reports_in_one_batch,
 }
@@ -199,7 +201,7 @@ async fn one(store: &dyn Store, id: ReportId) -> Report {
 
 fn change(status: Status, at: DateTime<Utc>) -> StatusChange {
     StatusChange {
-        status,
+        status: Some(status),
         at,
         agency: None,
         satisfaction: None,
@@ -511,7 +513,7 @@ async fn status_follows_the_workflow(store: &dyn Store) {
         .update_status(id, &change(Status::Received, at(3, 8, 0, 0)))
         .await;
     match illegal {
-        Err(StoreError::IllegalTransition { id: i, from, to }) => {
+        Err(StoreError::Refused(RefusedChange::IllegalMove { id: i, from, to })) => {
             assert_eq!((i, from, to), (id, Status::Resolved, Status::Received));
         }
         other => panic!("expected an illegal transition, got {other:?}"),
@@ -527,9 +529,11 @@ async fn status_follows_the_workflow(store: &dyn Store) {
         .await
         .expect("reopening");
     assert_eq!(
-        (reopened.status, reopened.resolved_at),
-        (Status::InProgress, None)
+        (reopened.status, reopened.resolved_at, reopened.satisfaction),
+        (Status::InProgress, None, None),
+        "reopening clears the resolution and its rating"
     );
+    assert_eq!(one(store, id).await, reopened);
 
     let missing = id + 1000;
     let unknown = store
@@ -623,6 +627,89 @@ async fn summaries_match_reports(store: &dyn Store) {
     let want: Vec<ReportSummary> = reports.iter().map(ReportSummary::from).collect();
     assert_eq!(summaries, want, "one summary per report, in id order");
     assert_eq!(summaries[1].resolved_at, Some(at(12, 10, 0, 42)));
+}
+
+async fn agency_and_satisfaction_change_without_a_status_move(store: &dyn Store) {
+    let id = insert_new(store, &[report(Some("P"), 107.581, 16.461)]).await[0];
+    let only = |agency: Option<&str>, satisfaction: Option<i64>, at| StatusChange {
+        status: None,
+        at,
+        agency: agency.map(str::to_string),
+        satisfaction: satisfaction.map(|s| Satisfaction::new(s).expect("1..5")),
+    };
+    let moved = store
+        .update_status(id, &only(Some("hepco"), None, at(1, 9, 0, 0)))
+        .await
+        .expect("a new agency without a status move");
+    assert_eq!(
+        (moved.status, moved.agency.as_deref(), moved.updated_at),
+        (Status::Received, Some("hepco"), at(1, 9, 0, 0))
+    );
+    assert_eq!(one(store, id).await, moved);
+
+    let early = store
+        .update_status(id, &only(None, Some(4), at(1, 10, 0, 0)))
+        .await;
+    assert!(
+        matches!(
+            early,
+            Err(StoreError::Refused(RefusedChange::NotResolved { id: i, status: Status::Received }))
+                if i == id
+        ),
+        "a rating of an unresolved report is refused: {early:?}"
+    );
+    assert_eq!(one(store, id).await, moved, "a refused change stores nothing");
+
+    store
+        .update_status(id, &change(Status::Resolved, at(2, 8, 0, 0)))
+        .await
+        .expect("resolving");
+    let rated = store
+        .update_status(id, &only(None, Some(2), at(3, 8, 0, 0)))
+        .await
+        .expect("a late rating of a resolved report");
+    assert_eq!(
+        (rated.status, rated.satisfaction, rated.resolved_at),
+        (Status::Resolved, Some(2), Some(at(2, 8, 0, 0))),
+        "rating keeps the resolution time"
+    );
+    assert_eq!(one(store, id).await, rated);
+}
+
+async fn every_write_raises_the_data_version(store: &dyn Store) {
+    let version = async || store.data_version().await.expect("reading the data version");
+    let v0 = version().await;
+    assert_eq!(version().await, v0, "reading does not raise it");
+
+    store
+        .replace_wards(&ward_set(hue_wards()))
+        .await
+        .expect("storing wards");
+    let v1 = version().await;
+    assert!(v1 > v0, "wards: {v0} → {v1}");
+
+    let id = insert_new(store, &[report(Some("V"), 107.581, 16.461)]).await[0];
+    let v2 = version().await;
+    assert!(v2 > v1, "reports: {v1} → {v2}");
+
+    store
+        .update_status(id, &change(Status::Assigned, at(1, 9, 0, 0)))
+        .await
+        .expect("assigning");
+    let v3 = version().await;
+    assert!(v3 > v2, "status: {v2} → {v3}");
+
+    let refused = store
+        .update_status(id, &change(Status::Received, at(1, 9, 0, 0)))
+        .await;
+    assert!(refused.is_err());
+    assert_eq!(version().await, v3, "a refused change is no write");
+    assert_eq!(
+        store.get_reports(&[id]).await.expect("reading").len(),
+        1,
+        "reading is no write"
+    );
+    assert_eq!(version().await, v3);
 }
 
 async fn a_million_reports_in_one_batch(store: &dyn Store) {

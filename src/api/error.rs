@@ -84,7 +84,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(id) => ApiError::NotFound(format!("report {id} does not exist")),
-            e @ StoreError::IllegalTransition { .. } => ApiError::Conflict(e.to_string()),
+            StoreError::Refused(refused) => ApiError::Conflict(refused.to_string()),
             StoreError::Database { .. } | StoreError::Migrate(_) => {
                 ApiError::Unavailable(e.to_string())
             }

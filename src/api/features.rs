@@ -13,10 +13,7 @@ pub fn report_feature(r: &Report, snapshot: &Snapshot, distance_m: Option<f64>) 
         .as_deref()
         .and_then(|c| snapshot.wards.index_of(c))
         .map(|i| snapshot.wards.get(i).name.clone());
-    let overdue = r.status.is_open() && r.due_at.is_some_and(|d| d < Utc::now())
-        || r.resolved_at
-            .zip(r.due_at)
-            .is_some_and(|(done, due)| done > due);
+    let overdue = r.is_overdue_at(Utc::now());
     let mut props = json!({
         "id": r.id,
         "source": r.source,
@@ -69,6 +66,7 @@ pub fn ward_feature(snapshot: &Snapshot, ix: WardIx, counts: WardCounts) -> Valu
             "report_count": counts.total,
             "open_count": counts.open,
             "overdue_count": counts.overdue,
+            "open_overdue_count": counts.open_overdue,
             "neighbours": neighbours,
         },
     })

@@ -1,6 +1,7 @@
 //! The HTTP API. `app(state)` builds the router (tests drive it without a socket); `serve` binds it.
 
 mod error;
+mod etag;
 mod extract;
 mod features;
 mod reports;

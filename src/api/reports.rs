@@ -2,15 +2,16 @@
 
 use super::AppState;
 use super::error::ApiError;
+use super::etag::Tag;
 use super::extract::{IdPath, JsonBody, Params};
 use super::features::{collection, report_feature};
-use crate::index::{ReportFilter, Snapshot};
+use crate::index::{Cursor, ReportFilter, Snapshot};
 use crate::ingest::json::{report_from_json, status_change_from_json};
 use crate::model::{Bbox4326, InvalidValue, Lat, Lon, Status};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -52,9 +53,27 @@ pub async fn update(
     Ok(Json(report_feature(&report, &app.snapshot(), None)))
 }
 
-pub async fn get(State(app): State<AppState>, IdPath(id): IdPath) -> Result<Json<Value>, ApiError> {
+pub async fn get(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    IdPath(id): IdPath,
+) -> Result<Response, ApiError> {
+    let snapshot = app.snapshot();
     let report = app.report(id).await?;
-    Ok(Json(report_feature(&report, &app.snapshot(), None)))
+    let tag = Tag::new(snapshot.version, overdue_count(std::slice::from_ref(&report)));
+    if let Some(not_modified) = tag.not_modified(&headers) {
+        return Ok(not_modified);
+    }
+    Ok(tag.attach(Json(report_feature(&report, &snapshot, None))))
+}
+
+/// How many of `reports` are overdue now: with the data version, what a response's tag names.
+fn overdue_count<'a>(reports: impl IntoIterator<Item = &'a crate::model::Report>) -> u64 {
+    let now = Utc::now();
+    reports
+        .into_iter()
+        .filter(|r| r.is_overdue_at(now))
+        .count() as u64
 }
 
 /// Query of `GET /api/v1/reports`.
@@ -68,31 +87,39 @@ pub struct ListParams {
     from: Option<String>,
     to: Option<String>,
     limit: Option<usize>,
-    cursor: Option<i64>,
+    /// Opaque: the `next_cursor` of the previous page ([`Cursor::token`]).
+    cursor: Option<String>,
 }
 
 pub async fn list(
     State(app): State<AppState>,
+    headers: HeaderMap,
     Params(p): Params<ListParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let snapshot = app.snapshot();
     let limit = p.limit.unwrap_or(100);
     if !(1..=10_000).contains(&limit) {
         return Err(InvalidValue::new("limit", "limit must be 1..10000").into());
     }
+    let cursor = p.cursor.as_deref().map(Cursor::parse).transpose()?;
     let filter = filter_of(&p, &snapshot, &app)?;
-    let (reports, next) = app.list(&filter, p.cursor, limit).await?;
+    let (reports, next) = app.list(&snapshot, &filter, cursor, limit).await?;
+    let tag = Tag::new(snapshot.version, overdue_count(&reports));
+    if let Some(not_modified) = tag.not_modified(&headers) {
+        return Ok(not_modified);
+    }
     let features = reports
         .iter()
         .map(|r| report_feature(r, &snapshot, None))
         .collect();
-    let links = next.map_or_else(Vec::new, |c| {
+    let next = next.map(|c| c.token());
+    let links = next.as_deref().map_or_else(Vec::new, |c| {
         vec![json!({ "rel": "next", "href": next_href(&p, c) })]
     });
-    Ok(Json(collection(
+    Ok(tag.attach(Json(collection(
         features,
         json!({ "next_cursor": next, "links": links }),
-    )))
+    ))))
 }
 
 fn filter_of(
@@ -164,7 +191,7 @@ fn time_param(text: &str, field: &'static str, zone: chrono_tz::Tz) -> Result<i6
         })
 }
 
-fn next_href(p: &ListParams, cursor: i64) -> String {
+fn next_href(p: &ListParams, cursor: &str) -> String {
     let mut pairs: Vec<(&str, String)> = Vec::new();
     for (k, v) in [
         ("bbox", &p.bbox),
@@ -213,8 +240,9 @@ pub struct NearbyParams {
 
 pub async fn nearby(
     State(app): State<AppState>,
+    headers: HeaderMap,
     Params(p): Params<NearbyParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let (lon, lat) = (Lon::new(p.lon)?, Lat::new(p.lat)?);
     let radius_m = p.radius_m.unwrap_or(100.0);
     if !(radius_m > 0.0 && radius_m <= 5000.0) {
@@ -233,9 +261,16 @@ pub async fn nearby(
     let found = app
         .nearby(lon.get(), lat.get(), radius_m, p.category.as_deref(), limit)
         .await?;
+    let tag = Tag::new(snapshot.version, overdue_count(found.iter().map(|(r, _)| r)));
+    if let Some(not_modified) = tag.not_modified(&headers) {
+        return Ok(not_modified);
+    }
     let features = found
         .iter()
         .map(|(r, d)| report_feature(r, &snapshot, Some(*d)))
         .collect();
-    Ok(Json(collection(features, json!({ "radius_m": radius_m }))))
+    Ok(tag.attach(Json(collection(
+        features,
+        json!({ "radius_m": radius_m }),
+    ))))
 }

@@ -2,6 +2,7 @@
 
 mod insert;
 mod scan;
+mod version;
 mod wards;
 
 use super::rows::ReportRow;
@@ -54,6 +55,7 @@ impl GeoPackageStore {
             .context("opening the GeoPackage file")?;
         let store = Self { pool };
         store.create_schema_if_new().await?;
+        version::create(&store.pool).await?;
         Ok(store)
     }
 
@@ -251,6 +253,7 @@ impl Store for GeoPackageStore {
         .execute(&mut *tx)
         .await
         .context("updating a status")?;
+        version::bump(&mut tx).await?;
         tx.commit().await.context("committing a status change")?;
         Ok(report)
     }
@@ -275,6 +278,10 @@ impl Store for GeoPackageStore {
             .await
             .context("counting reports")?;
         Ok(n as u64)
+    }
+
+    async fn data_version(&self) -> Result<u64, StoreError> {
+        version::read(&self.pool).await
     }
 
     async fn reporter_contact(&self, id: ReportId) -> Result<Option<String>, StoreError> {

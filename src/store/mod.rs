@@ -13,7 +13,9 @@ pub use crate::wkb;
 pub use geopackage::GeoPackageStore;
 pub use postgis::PostgisStore;
 
-use crate::model::{NewReport, Report, ReportId, Status, StatusChange, Ward};
+pub use crate::model::ReportSummary;
+
+use crate::model::{NewReport, RefusedChange, Report, ReportId, StatusChange, Ward};
 use crate::wards::WardSet;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -33,12 +35,10 @@ pub enum StoreError {
     Corrupt { what: String, message: String },
     #[error("report {0} does not exist")]
     NotFound(ReportId),
-    #[error("report {id} is {from}; it cannot become {to}")]
-    IllegalTransition {
-        id: ReportId,
-        from: Status,
-        to: Status,
-    },
+    /// The change conflicts with the report's state (an illegal status move, a rating of a
+    /// report that is not resolved).
+    #[error(transparent)]
+    Refused(#[from] RefusedChange),
 }
 
 /// Attaches what the store was doing to a sqlx error.
@@ -69,38 +69,6 @@ impl Inserted {
     }
 }
 
-/// The few fields of a report the in-memory index holds; the rest stays in the store.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReportSummary {
-    pub id: ReportId,
-    pub lon: f64,
-    pub lat: f64,
-    pub ward: Option<String>,
-    pub category: String,
-    pub agency: Option<String>,
-    pub status: Status,
-    pub created_at: DateTime<Utc>,
-    pub due_at: Option<DateTime<Utc>>,
-    pub resolved_at: Option<DateTime<Utc>>,
-}
-
-impl From<&Report> for ReportSummary {
-    fn from(r: &Report) -> Self {
-        Self {
-            id: r.id,
-            lon: r.lon,
-            lat: r.lat,
-            ward: r.ward.clone(),
-            category: r.category.clone(),
-            agency: r.agency.clone(),
-            status: r.status,
-            created_at: r.created_at,
-            due_at: r.due_at,
-            resolved_at: r.resolved_at,
-        }
-    }
-}
-
 /// The storage contract both stores keep; `tests/store_contract.rs` holds them to it.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -126,8 +94,8 @@ pub trait Store: Send + Sync + 'static {
     /// The reports with these ids, in the order asked; unknown ids are left out.
     async fn get_reports(&self, ids: &[ReportId]) -> Result<Vec<Report>, StoreError>;
 
-    /// Applies a status change if the workflow allows it, setting `resolved_at` on resolution and
-    /// clearing it on reopening. Returns the updated report.
+    /// Applies an operator's change (a status move and/or agency and satisfaction) by the
+    /// model's rules ([`Report::apply_change`]) in one transaction. Returns the updated report.
     async fn update_status(
         &self,
         id: ReportId,
@@ -149,6 +117,13 @@ pub trait Store: Send + Sync + 'static {
 
     async fn count_reports(&self) -> Result<u64, StoreError>;
 
+    /// The data version: the number of the last committed write. Every write of this trait
+    /// (reports, status changes, wards) raises it in its own transaction, and it is kept with the
+    /// data, so it never repeats across restarts, nor across instances sharing one store; a store
+    /// nobody wrote to has version 0. The index stamps each snapshot with the version of the last
+    /// write it includes; caches and ETags key on it.
+    async fn data_version(&self) -> Result<u64, StoreError>;
+
     /// Flushes and closes; the store is not used afterwards.
     async fn close(&self) {}
 
@@ -156,29 +131,9 @@ pub trait Store: Send + Sync + 'static {
     async fn reporter_contact(&self, id: ReportId) -> Result<Option<String>, StoreError>;
 }
 
-/// Applies `change` to `report` as both stores do, or says why it may not.
+/// Applies `change` to `report` by the model's rules ([`Report::apply_change`]).
 pub(crate) fn apply_change(report: &mut Report, change: &StatusChange) -> Result<(), StoreError> {
-    if !report.status.can_become(change.status) {
-        return Err(StoreError::IllegalTransition {
-            id: report.id,
-            from: report.status,
-            to: change.status,
-        });
-    }
-    report.status = change.status;
-    report.updated_at = change.at;
-    report.resolved_at = match change.status {
-        Status::Resolved => Some(change.at),
-        Status::Rejected => report.resolved_at,
-        _ => None,
-    };
-    if let Some(agency) = &change.agency {
-        report.agency = Some(agency.clone());
-    }
-    if let Some(s) = change.satisfaction {
-        report.satisfaction = Some(s.get());
-    }
-    Ok(())
+    Ok(report.apply_change(change)?)
 }
 
 /// Timestamps are stored as UTC text `YYYY-MM-DDTHH:MM:SS.sssZ`, GeoPackage's DATETIME format.

@@ -54,6 +54,11 @@ fn migrator() -> Migrator {
             "settings",
             include_str!("../../migrations/0002_settings.sql"),
         ),
+        migration(
+            3,
+            "data version",
+            include_str!("../../migrations/0003_data_version.sql"),
+        ),
     ])
 }
 
@@ -332,6 +337,18 @@ impl Store for PostgisStore {
             .await
             .context("counting reports")?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The last value drawn from the `hotspots_data_version` sequence (see its migration), or 0
+    /// when no write has drawn one yet.
+    async fn data_version(&self) -> Result<u64, StoreError> {
+        let v: i64 = sqlx::query_scalar(
+            "select case when is_called then last_value else 0 end from hotspots_data_version",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .context("reading the data version")?;
+        Ok(u64::try_from(v).unwrap_or(0))
     }
 
     async fn reporter_contact(&self, id: ReportId) -> Result<Option<String>, StoreError> {
