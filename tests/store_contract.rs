@@ -658,7 +658,11 @@ async fn agency_and_satisfaction_change_without_a_status_move(store: &dyn Store)
         ),
         "a rating of an unresolved report is refused: {early:?}"
     );
-    assert_eq!(one(store, id).await, moved, "a refused change stores nothing");
+    assert_eq!(
+        one(store, id).await,
+        moved,
+        "a refused change stores nothing"
+    );
 
     store
         .update_status(id, &change(Status::Resolved, at(2, 8, 0, 0)))
@@ -677,7 +681,12 @@ async fn agency_and_satisfaction_change_without_a_status_move(store: &dyn Store)
 }
 
 async fn every_write_raises_the_data_version(store: &dyn Store) {
-    let version = async || store.data_version().await.expect("reading the data version");
+    let version = async || {
+        store
+            .data_version()
+            .await
+            .expect("reading the data version")
+    };
     let v0 = version().await;
     assert_eq!(version().await, v0, "reading does not raise it");
 

@@ -60,7 +60,10 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let snapshot = app.snapshot();
     let report = app.report(id).await?;
-    let tag = Tag::new(snapshot.version, overdue_count(std::slice::from_ref(&report)));
+    let tag = Tag::new(
+        snapshot.version,
+        overdue_count(std::slice::from_ref(&report)),
+    );
     if let Some(not_modified) = tag.not_modified(&headers) {
         return Ok(not_modified);
     }
@@ -70,10 +73,7 @@ pub async fn get(
 /// How many of `reports` are overdue now: with the data version, what a response's tag names.
 fn overdue_count<'a>(reports: impl IntoIterator<Item = &'a crate::model::Report>) -> u64 {
     let now = Utc::now();
-    reports
-        .into_iter()
-        .filter(|r| r.is_overdue_at(now))
-        .count() as u64
+    reports.into_iter().filter(|r| r.is_overdue_at(now)).count() as u64
 }
 
 /// Query of `GET /api/v1/reports`.
@@ -261,7 +261,10 @@ pub async fn nearby(
     let found = app
         .nearby(lon.get(), lat.get(), radius_m, p.category.as_deref(), limit)
         .await?;
-    let tag = Tag::new(snapshot.version, overdue_count(found.iter().map(|(r, _)| r)));
+    let tag = Tag::new(
+        snapshot.version,
+        overdue_count(found.iter().map(|(r, _)| r)),
+    );
     if let Some(not_modified) = tag.not_modified(&headers) {
         return Ok(not_modified);
     }
@@ -269,8 +272,5 @@ pub async fn nearby(
         .iter()
         .map(|(r, d)| report_feature(r, &snapshot, Some(*d)))
         .collect();
-    Ok(tag.attach(Json(collection(
-        features,
-        json!({ "radius_m": radius_m }),
-    ))))
+    Ok(tag.attach(Json(collection(features, json!({ "radius_m": radius_m })))))
 }

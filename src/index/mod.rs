@@ -13,8 +13,8 @@ mod segment;
 pub use query::{Cursor, ReportFilter, WardCounts};
 pub use segment::Entry;
 
-use crate::projection::LocalProjection;
 use crate::model::ReportSummary;
+use crate::projection::LocalProjection;
 use crate::wards::WardSet;
 use arc_swap::ArcSwap;
 use segment::Segment;

@@ -25,8 +25,12 @@ impl ReportFilter {
     fn accepts(&self, e: &Entry) -> bool {
         self.category.is_none_or(|c| e.category == c)
             && self.status.is_none_or(|s| e.status == s)
-            && self.from_s.is_none_or(|t| e.created_ms >= t.saturating_mul(1000))
-            && self.to_s.is_none_or(|t| e.created_ms < t.saturating_mul(1000))
+            && self
+                .from_s
+                .is_none_or(|t| e.created_ms >= t.saturating_mul(1000))
+            && self
+                .to_s
+                .is_none_or(|t| e.created_ms < t.saturating_mul(1000))
             && self.ward.is_none_or(|w| e.ward() == w)
             && self.bbox.is_none_or(|b| b.contains(e.lon, e.lat))
     }
@@ -160,13 +164,10 @@ impl Snapshot {
             }
         }
         let more = a.peek().is_some() || b.peek().is_some();
-        let cursor = page
-            .last()
-            .filter(|_| more)
-            .map(|e| Cursor {
-                created_ms: e.created_ms,
-                id: e.id,
-            });
+        let cursor = page.last().filter(|_| more).map(|e| Cursor {
+            created_ms: e.created_ms,
+            id: e.id,
+        });
         (page.iter().map(|e| e.id).collect(), cursor)
     }
 
@@ -314,7 +315,10 @@ mod tests {
             rows,
             1,
         )
-        .with(&[summary(6, 107.55, "a", 1), summary(7, 107.56, "a", 50_000)], 2);
+        .with(
+            &[summary(6, 107.55, "a", 1), summary(7, 107.56, "a", 50_000)],
+            2,
+        );
         for limit in [1, 2, 3, 100] {
             assert_eq!(
                 walk(&s, &ReportFilter::default(), limit),
@@ -332,7 +336,11 @@ mod tests {
         };
         assert_eq!(Cursor::parse(&c.token()), Ok(c));
         for bad in ["", "abc", "42", &"g".repeat(32), &format!("{:032x}", 0)] {
-            assert_eq!(Cursor::parse(bad).map_err(|e| e.field), Err("cursor"), "{bad:?}");
+            assert_eq!(
+                Cursor::parse(bad).map_err(|e| e.field),
+                Err("cursor"),
+                "{bad:?}"
+            );
         }
     }
 

@@ -138,7 +138,10 @@ mod tests {
         let mut done = report(Status::Resolved);
         done.apply_change(&change(None, Some(4)))
             .expect("rating a resolved report");
-        assert_eq!((done.status, done.satisfaction), (Status::Resolved, Some(4)));
+        assert_eq!(
+            (done.status, done.satisfaction),
+            (Status::Resolved, Some(4))
+        );
         let mut reopened = report(Status::Resolved);
         assert!(
             reopened
@@ -153,7 +156,10 @@ mod tests {
         let mut c = change(None, None);
         c.agency = Some("hepco".into());
         r.apply_change(&c).expect("agency alone");
-        assert_eq!((r.status, r.agency.as_deref()), (Status::Rejected, Some("hepco")));
+        assert_eq!(
+            (r.status, r.agency.as_deref()),
+            (Status::Rejected, Some("hepco"))
+        );
         let mut a = report(Status::Assigned);
         assert!(matches!(
             a.apply_change(&change(Some(Status::Assigned), None)),

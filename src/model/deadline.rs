@@ -58,7 +58,10 @@ mod tests {
             assert!(!overdue_at(s, DUE, None, 1_000), "{s} at its due second");
             assert!(overdue_at(s, DUE, None, 1_001), "{s} a second late");
             assert!(open_overdue_at(s, DUE, 1_001));
-            assert!(!overdue_at(s, None, None, i64::MAX), "{s} without a due time");
+            assert!(
+                !overdue_at(s, None, None, i64::MAX),
+                "{s} without a due time"
+            );
         }
     }
 
