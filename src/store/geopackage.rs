@@ -254,8 +254,10 @@ impl Store for GeoPackageStore {
         .await
         .context("updating a status")?;
         version::bump(&mut tx).await?;
+        // The row as stored: times at the file's millisecond resolution.
+        let stored = Self::report_in(&mut tx, id).await?;
         tx.commit().await.context("committing a status change")?;
-        Ok(report)
+        Ok(stored)
     }
 
     async fn summaries(&self) -> Result<Vec<ReportSummary>, StoreError> {
