@@ -9,9 +9,11 @@
 //! reused for other content. It is weak because equal tags promise the same content, not the same
 //! bytes (compression, key order).
 
+use crate::model::Report;
 use axum::http::header::{CACHE_CONTROL, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use chrono::Utc;
 
 /// The entity tag of one response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +23,13 @@ impl Tag {
     /// The tag of a response made from data `version` in which `overdue` items are overdue.
     pub fn new(version: u64, overdue: u64) -> Self {
         Self(format!("W/\"{version}-{overdue}\""))
+    }
+
+    /// The tag of a response listing `reports` from data `version`.
+    pub fn for_reports<'a>(version: u64, reports: impl IntoIterator<Item = &'a Report>) -> Self {
+        let now = Utc::now();
+        let overdue = reports.into_iter().filter(|r| r.is_overdue_at(now)).count();
+        Self::new(version, overdue as u64)
     }
 
     /// Whether the request's `If-None-Match` names this tag (weak comparison, RFC 9110 §13.1.2),
@@ -36,10 +45,18 @@ impl Tag {
             .any(|t| t.trim() == "*" || opaque(t) == mine)
     }
 
-    /// 304 Not Modified with this tag, when the request already holds it; otherwise `None`.
-    pub fn not_modified(&self, request: &HeaderMap) -> Option<Response> {
-        self.matches(request)
-            .then(|| self.attach(StatusCode::NOT_MODIFIED))
+    /// 304 Not Modified when the request already holds this tag; otherwise the response `body`
+    /// makes (only then made). Either way with the tag.
+    pub fn answer<R: IntoResponse>(
+        &self,
+        request: &HeaderMap,
+        body: impl FnOnce() -> R,
+    ) -> Response {
+        if self.matches(request) {
+            self.attach(StatusCode::NOT_MODIFIED)
+        } else {
+            self.attach(body())
+        }
     }
 
     /// The response with this tag, and `Cache-Control: no-cache` so that clients revalidate
@@ -78,11 +95,13 @@ mod tests {
     }
 
     #[test]
-    fn not_modified_carries_the_tag_and_no_body() {
+    fn a_match_is_304_and_anything_else_the_body_both_tagged() {
         let tag = Tag::new(3, 0);
-        let r = tag.not_modified(&asking("W/\"3-0\"")).expect("a 304");
+        let r = tag.answer(&asking("W/\"3-0\""), || -> Response { unreachable!() });
         assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
         assert_eq!(r.headers()[ETAG], "W/\"3-0\"");
-        assert!(tag.not_modified(&asking("W/\"2-0\"")).is_none());
+        let r = tag.answer(&asking("W/\"2-0\""), || "body");
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[ETAG], "W/\"3-0\"");
     }
 }

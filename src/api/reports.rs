@@ -60,20 +60,8 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let snapshot = app.snapshot();
     let report = app.report(id).await?;
-    let tag = Tag::new(
-        snapshot.version,
-        overdue_count(std::slice::from_ref(&report)),
-    );
-    if let Some(not_modified) = tag.not_modified(&headers) {
-        return Ok(not_modified);
-    }
-    Ok(tag.attach(Json(report_feature(&report, &snapshot, None))))
-}
-
-/// How many of `reports` are overdue now: with the data version, what a response's tag names.
-fn overdue_count<'a>(reports: impl IntoIterator<Item = &'a crate::model::Report>) -> u64 {
-    let now = Utc::now();
-    reports.into_iter().filter(|r| r.is_overdue_at(now)).count() as u64
+    let tag = Tag::for_reports(snapshot.version, [&report]);
+    Ok(tag.answer(&headers, || Json(report_feature(&report, &snapshot, None))))
 }
 
 /// Query of `GET /api/v1/reports`.
@@ -104,22 +92,21 @@ pub async fn list(
     let cursor = p.cursor.as_deref().map(Cursor::parse).transpose()?;
     let filter = filter_of(&p, &snapshot, &app)?;
     let (reports, next) = app.list(&snapshot, &filter, cursor, limit).await?;
-    let tag = Tag::new(snapshot.version, overdue_count(&reports));
-    if let Some(not_modified) = tag.not_modified(&headers) {
-        return Ok(not_modified);
-    }
-    let features = reports
-        .iter()
-        .map(|r| report_feature(r, &snapshot, None))
-        .collect();
-    let next = next.map(|c| c.token());
-    let links = next.as_deref().map_or_else(Vec::new, |c| {
-        vec![json!({ "rel": "next", "href": next_href(&p, c) })]
-    });
-    Ok(tag.attach(Json(collection(
-        features,
-        json!({ "next_cursor": next, "links": links }),
-    ))))
+    let tag = Tag::for_reports(snapshot.version, &reports);
+    Ok(tag.answer(&headers, || {
+        let features = reports
+            .iter()
+            .map(|r| report_feature(r, &snapshot, None))
+            .collect();
+        let next = next.map(|c| c.token());
+        let links = next.as_deref().map_or_else(Vec::new, |c| {
+            vec![json!({ "rel": "next", "href": next_href(&p, c) })]
+        });
+        Json(collection(
+            features,
+            json!({ "next_cursor": next, "links": links }),
+        ))
+    }))
 }
 
 fn filter_of(
@@ -261,16 +248,12 @@ pub async fn nearby(
     let found = app
         .nearby(lon.get(), lat.get(), radius_m, p.category.as_deref(), limit)
         .await?;
-    let tag = Tag::new(
-        snapshot.version,
-        overdue_count(found.iter().map(|(r, _)| r)),
-    );
-    if let Some(not_modified) = tag.not_modified(&headers) {
-        return Ok(not_modified);
-    }
-    let features = found
-        .iter()
-        .map(|(r, d)| report_feature(r, &snapshot, Some(*d)))
-        .collect();
-    Ok(tag.attach(Json(collection(features, json!({ "radius_m": radius_m })))))
+    let tag = Tag::for_reports(snapshot.version, found.iter().map(|(r, _)| r));
+    Ok(tag.answer(&headers, || {
+        let features = found
+            .iter()
+            .map(|(r, d)| report_feature(r, &snapshot, Some(*d)))
+            .collect();
+        Json(collection(features, json!({ "radius_m": radius_m })))
+    }))
 }

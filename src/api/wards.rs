@@ -14,17 +14,16 @@ use serde_json::json;
 pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Response {
     let (snapshot, counts) = app.wards_with_counts();
     let tag = Tag::new(snapshot.version, counts.iter().map(|c| c.overdue).sum());
-    if let Some(not_modified) = tag.not_modified(&headers) {
-        return not_modified;
-    }
-    let features = (0..snapshot.wards.len())
-        .map(|i| ward_feature(&snapshot, i as u16, counts[i]))
-        .collect();
-    let outside = counts.last().map_or(0, |c| c.total);
-    tag.attach(Json(collection(
-        features,
-        json!({ "reports_outside_wards": outside }),
-    )))
+    tag.answer(&headers, || {
+        let features = (0..snapshot.wards.len())
+            .map(|i| ward_feature(&snapshot, i as u16, counts[i]))
+            .collect();
+        let outside = counts.last().map_or(0, |c| c.total);
+        Json(collection(
+            features,
+            json!({ "reports_outside_wards": outside }),
+        ))
+    })
 }
 
 pub async fn get(
@@ -39,8 +38,5 @@ pub async fn get(
         .ok_or_else(|| ApiError::NotFound(format!("ward {code:?} does not exist")))?;
     let counts = counts[ix as usize];
     let tag = Tag::new(snapshot.version, counts.overdue);
-    if let Some(not_modified) = tag.not_modified(&headers) {
-        return Ok(not_modified);
-    }
-    Ok(tag.attach(Json(ward_feature(&snapshot, ix, counts))))
+    Ok(tag.answer(&headers, || Json(ward_feature(&snapshot, ix, counts))))
 }

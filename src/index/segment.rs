@@ -2,7 +2,7 @@
 //! per-ward lists, and an id look-up.
 
 use super::Vocabulary;
-use crate::model::{ReportSummary, Status, overdue_at};
+use crate::model::{ReportSummary, Status, open_overdue_at, overdue_at};
 use crate::projection::LocalProjection;
 use crate::wards::{WardIx, WardSet};
 use rstar::RTree;
@@ -84,7 +84,7 @@ impl Entry {
 
     /// Overdue and still open at `now_s`.
     pub fn is_open_overdue_at(&self, now_s: i64) -> bool {
-        self.status.is_open() && self.is_overdue_at(now_s)
+        open_overdue_at(self.status, Self::time(self.due_s), now_s)
     }
 }
 
