@@ -115,8 +115,15 @@ impl Segment {
             let slot = e.ward().map_or(ward_count, usize::from).min(ward_count);
             by_ward[slot].push(i as u32);
         }
-        let mut by_id: Vec<u32> = (0..entries.len() as u32).collect();
-        by_id.sort_unstable_by_key(|&p| entries[p as usize].id);
+        // Sorting (id, position) pairs keeps the sort in one contiguous array; sorting positions
+        // by an id looked up in `entries` would jump around memory for every comparison.
+        let mut pairs: Vec<(i64, u32)> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.id, i as u32))
+            .collect();
+        pairs.sort_unstable();
+        let by_id = pairs.into_iter().map(|(_, p)| p).collect();
         Self {
             entries,
             tree: RTree::bulk_load(points),
