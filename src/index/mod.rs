@@ -48,7 +48,7 @@ impl Vocabulary {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     /// The store's data version of the last write this snapshot includes
-    /// ([`crate::store::Store::data_version`]): it never repeats across restarts or instances, so
+    /// (`Store::data_version`, kept with the data): it never repeats across restarts or instances, so
     /// caches and ETags key on it.
     pub version: u64,
     pub wards: Arc<WardSet>,
