@@ -114,7 +114,9 @@ async fn cursor_pages_cover_every_match_once() {
         assert_eq!(status, 200, "{page}");
         for f in page["features"].as_array().expect("features") {
             assert_eq!(f["properties"]["category"], "garbage");
-            seen.push(f["id"].as_i64().expect("id"));
+            let created = f["properties"]["created_at"].as_str().expect("created_at");
+            let created = chrono::DateTime::parse_from_rfc3339(created).expect("RFC 3339");
+            seen.push((created, f["id"].as_i64().expect("id")));
         }
         match page["links"][0]["href"].as_str() {
             Some(next) => uri = next.to_string(),
@@ -130,7 +132,10 @@ async fn cursor_pages_cover_every_match_once() {
     let mut sorted = seen.clone();
     sorted.sort_unstable_by(|a, b| b.cmp(a));
     sorted.dedup();
-    assert_eq!(sorted, seen, "pages are newest first with no repeats");
+    assert_eq!(
+        sorted, seen,
+        "pages are newest first (created_at, then id) with no repeats"
+    );
     assert_eq!(seen.len(), expected);
 }
 
