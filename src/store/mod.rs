@@ -117,10 +117,11 @@ pub trait Store: Send + Sync + 'static {
 
     async fn count_reports(&self) -> Result<u64, StoreError>;
 
-    /// The data version: the number of the last committed write. Every write of this trait
-    /// (reports, status changes, wards) raises it in its own transaction, and it is kept with the
-    /// data, so it never repeats across restarts, nor across instances sharing one store; a store
-    /// nobody wrote to has version 0. The index stamps each snapshot with the version of the last
+    /// The data version: the number of the last committed write. Every write of reports or
+    /// wards (`insert_reports`, `update_status`, `replace_wards`; settings are not data it covers)
+    /// raises it in its own transaction, and it is kept with the data, so it never repeats across
+    /// restarts, nor across instances sharing one store; a store nobody wrote to has version 0. It
+    /// rises but need not rise by one. The index stamps each snapshot with the version of the last
     /// write it includes; caches and ETags key on it.
     async fn data_version(&self) -> Result<u64, StoreError>;
 
