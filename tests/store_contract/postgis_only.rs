@@ -3,8 +3,8 @@
 
 use super::common::harness::{Case, Need};
 use super::common::postgis::{connect, schema_name, with_store};
-use super::{ReportSummary, assert_same_summaries, insert_new, scan_chunks, summary_of};
-use super::{Store, varied_reports};
+use super::scan::{assert_same_summaries, scan_chunks, summary_of, varied_reports};
+use super::{ReportSummary, Store, insert_new};
 use sqlx::AssertSqlSafe;
 
 pub fn cases() -> Vec<Case> {
