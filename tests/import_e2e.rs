@@ -12,6 +12,7 @@ use hotspots::model::ReportId;
 use hotspots::service::Hotspots;
 use hotspots::store::{GeoPackageStore, Store};
 use hotspots::wards::{WardFields, load_geojson};
+use sqlx::Connection;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -84,9 +85,32 @@ async fn import(app: &Hotspots, file: &Path, mapping: &Mapping) -> ImportSummary
         .expect("import runs")
 }
 
+/// (rows, rows whose `latitude` and `longitude` are numbers), by a plain scan of the gzipped
+/// CSV with the csv crate: the count the import must reach, found without the importer.
+fn plain_count(path: &Path) -> (u64, u64) {
+    let file = std::fs::File::open(path).expect("data file");
+    let mut csv = csv::Reader::from_reader(flate2::read::MultiGzDecoder::new(file));
+    let headers = csv.headers().expect("header").clone();
+    let column = |name| headers.iter().position(|h| h == name).expect("column");
+    let (lat, lon) = (column("latitude"), column("longitude"));
+    let (mut rows, mut located) = (0, 0);
+    for record in csv.records() {
+        let record = record.expect("a CSV record");
+        let number = |i: usize| record.get(i).is_some_and(|v| v.parse::<f64>().is_ok());
+        rows += 1;
+        located += u64::from(number(lat) && number(lon));
+    }
+    (rows, located)
+}
+
 fn check_chicago(s: &ImportSummary) {
     eprintln!("Chicago: {s:?}");
-    assert_eq!((s.read, s.stored, s.rejected), (1007, 1006, 1));
+    let (rows, located) = plain_count(&shared(CHICAGO));
+    assert_eq!((rows, located), (1007, 1006), "a plain scan of the export");
+    assert_eq!(
+        (s.read, s.stored, s.rejected),
+        (rows, located, rows - located)
+    );
     assert_eq!(s.rejected_by_reason.get("no_coordinates"), Some(&1));
     let agreement = s
         .ward_agreement
@@ -132,6 +156,18 @@ async fn chicago_wards_agree_with_the_citys_own_column_in_a_geopackage() {
     // 6 of the 1006 points lie outside every 2015–2023 ward (the ray cast agrees, above).
     let located = stored.iter().filter(|r| r.ward.is_some()).count();
     assert_eq!(located, 1000, "reports inside a ward");
+    // What any SQLite client counts in the file.
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.path().join("city.gpkg"))
+        .read_only(true);
+    let mut file = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .expect("the GeoPackage opens read-only");
+    let counted: (i64, i64) = sqlx::query_as("select count(*), count(ward) from report")
+        .fetch_one(&mut file)
+        .await
+        .expect("counting in SQL");
+    assert_eq!(counted, (1006, 1000));
 }
 
 /// Chicago's wards read straight from the export, ward code = `District_N`.
@@ -205,7 +241,13 @@ async fn boston_imports_every_row_with_coordinates_once() {
         "Boston: read {}, stored {}, rejected {:?}",
         first.read, first.stored, first.rejected_by_reason
     );
-    assert_eq!(first.read, 62_165);
+    let (rows, located) = plain_count(&file);
+    assert_eq!(
+        (rows, located),
+        (62_165, 62_075),
+        "a plain scan of the export"
+    );
+    assert_eq!((first.read, first.stored), (rows, located));
     assert_eq!(
         first.rejected_by_reason.keys().copied().collect::<Vec<_>>(),
         vec!["no_coordinates"]
