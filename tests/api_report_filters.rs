@@ -281,3 +281,84 @@ async fn ward_oracle(r: &axum::Router) -> RawWards {
     assert_eq!(status, 200);
     RawWards::from_geojson(&wards, |f| f["id"].as_str().expect("ward code").into())
 }
+
+/// Great-circle distance in metres (haversine, mean Earth radius 6,371,008.8 m), written here
+/// so the check does not share the service's metric.
+fn haversine_m((lon1, lat1): (f64, f64), (lon2, lat2): (f64, f64)) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let (dp, dl) = (p2 - p1, (lon2 - lon1).to_radians());
+    let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6_371_008.8 * h.sqrt().asin()
+}
+
+/// `nearby` both ways: every report it returns lies within the radius (and category), at the
+/// distance it says, nearest first; every submitted report within the radius comes back. Points
+/// within 2 m of the circle are left out of both checks (the service measures in a local
+/// projection, not on the sphere).
+#[tokio::test]
+async fn nearby_returns_every_report_within_the_radius_and_nothing_else() {
+    let city = demo_city(1500).await;
+    let r = city.router();
+    let input: Vec<(i64, (f64, f64), &str)> = city
+        .input
+        .iter()
+        .map(|(id, s)| (*id, (s.lon.get(), s.lat.get()), s.category.as_str()))
+        .collect();
+    let centres = [(107.5905, 16.4637), (107.578, 16.47), (107.60, 16.455)];
+    for (centre, radius_m, category) in centres
+        .iter()
+        .flat_map(|c| [(*c, 400.0, None), (*c, 900.0, Some("garbage"))])
+    {
+        let mut uri = format!(
+            "/api/v1/reports/nearby?lon={}&lat={}&radius_m={radius_m}&limit=500",
+            centre.0, centre.1
+        );
+        if let Some(c) = category {
+            uri.push_str(&format!("&category={c}"));
+        }
+        let (status, body) = call(&r, "GET", &uri, None).await;
+        assert_eq!(status, 200, "{uri}: {body}");
+        let features = body["features"].as_array().expect("features");
+        assert!(features.len() < 500, "{uri}: the limit cut the answer");
+        let mut got = BTreeSet::new();
+        let mut last = 0.0;
+        for f in features {
+            let id = f["id"].as_i64().expect("id");
+            let (_, at, cat) = input
+                .iter()
+                .find(|(i, _, _)| *i == id)
+                .unwrap_or_else(|| panic!("{uri}: unknown report {id}"));
+            let said = f["properties"]["distance_m"].as_f64().expect("distance");
+            let true_m = haversine_m(centre, *at);
+            assert!(
+                (said - true_m).abs() <= 1.0 + true_m * 0.005,
+                "{uri}: report {id} said {said} m, is {true_m:.1} m away"
+            );
+            assert!(said >= last, "{uri}: nearest first");
+            last = said;
+            assert!(
+                true_m <= radius_m + 2.0,
+                "{uri}: report {id} is {true_m:.1} m away"
+            );
+            assert!(
+                category.is_none_or(|c| *cat == c),
+                "{uri}: report {id} is {cat}"
+            );
+            got.insert(id);
+        }
+        let want: BTreeSet<i64> = input
+            .iter()
+            .filter(|(_, at, cat)| {
+                haversine_m(centre, *at) < radius_m - 2.0 && category.is_none_or(|c| *cat == c)
+            })
+            .map(|(id, _, _)| *id)
+            .collect();
+        assert!(
+            want.len() >= 3,
+            "{uri}: the fixture should hold some, not {}",
+            want.len()
+        );
+        let missing: Vec<_> = want.difference(&got).collect();
+        assert!(missing.is_empty(), "{uri}: missing {missing:?}");
+    }
+}
