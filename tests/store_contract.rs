@@ -48,6 +48,9 @@ macro_rules! contract {
 fn main() {
     let mut cases = contract_cases();
     cases.extend(postgis_only::cases());
+    // Tests of one store or of neither, as in `common::harness::tests!`: `name` or
+    // `name: [Need::Postgis]`.
+    cases.extend(common::harness::cases![]);
     common::harness::run(
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", file!())),
         cases,

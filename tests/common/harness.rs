@@ -122,25 +122,36 @@ impl Case {
 /// defines `main`. Each name is an `async fn name()` of the binary's root module.
 #[allow(unused_macros)]
 macro_rules! tests {
-    ($( $name:ident $(: [$($need:expr),* $(,)?])? ),* $(,)?) => {
+    ($($list:tt)*) => {
         fn main() {
-            #[allow(unused_imports)]
-            use crate::common::harness::Need;
             crate::common::harness::run(
                 include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", file!())),
-                vec![$(
-                    crate::common::harness::Case::new(
-                        stringify!($name),
-                        vec![$($($need),*)?],
-                        $name,
-                    )
-                ),*],
+                crate::common::harness::cases![$($list)*],
             );
         }
     };
 }
 #[allow(unused_imports)]
 pub(crate) use tests;
+
+/// The cases of a list like `tests!`'s, as a `Vec<Case>`, for a `main` that adds more.
+#[allow(unused_macros)]
+macro_rules! cases {
+    ($( $name:ident $(: [$($need:expr),* $(,)?])? ),* $(,)?) => {{
+        #[allow(unused_imports)]
+        use crate::common::harness::Need;
+        let cases: Vec<crate::common::harness::Case> = vec![$(
+            crate::common::harness::Case::new(
+                stringify!($name),
+                vec![$($($need),*)?],
+                $name,
+            )
+        ),*];
+        cases
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use cases;
 
 /// Runs `cases` with the command line's arguments (filters, `--ignored`, `--list`, …) and exits.
 /// `source` is the binary's source text, checked for tests that were never registered.
@@ -182,9 +193,9 @@ pub fn run(source: &str, cases: Vec<Case>) -> ! {
         let why = checked[need].as_ref().err().map_or("", String::as_str);
         let tests = if *count == 1 { "test" } else { "tests" };
         if in_ci {
-            println!("{why}: {count} {tests} will fail (CI=true)");
+            eprintln!("{why}: {count} {tests} will fail (CI=true)");
         } else {
-            println!("{why}: {count} {tests} ignored (under CI=true they fail)");
+            eprintln!("{why}: {count} {tests} ignored (under CI=true they fail)");
         }
     }
     libtest_mimic::run(&args, trials).exit()
