@@ -16,6 +16,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tower::ServiceExt;
 
+common::harness::tests! {
+    a_conditional_get_of_unchanged_data_is_304_and_every_write_changes_the_tag,
+    the_tag_changes_when_a_due_time_passes_without_a_write,
+    versions_never_repeat_across_restarts_and_instances_on_a_geopackage,
+    versions_never_repeat_across_restarts_and_instances_on_postgis: [Need::Postgis],
+}
+
 /// GET `uri`, optionally conditional; returns status, ETag and body.
 async fn get(r: &Router, uri: &str, if_none_match: Option<&str>) -> (StatusCode, String, Vec<u8>) {
     let mut req = Request::builder().uri(uri);
@@ -72,7 +79,6 @@ fn post_body(lon: f64, created_at: Option<chrono::DateTime<chrono::Utc>>) -> Str
     format!(r#"{{"category":"garbage","lon":{lon},"lat":16.4637{created}}}"#)
 }
 
-#[tokio::test]
 async fn a_conditional_get_of_unchanged_data_is_304_and_every_write_changes_the_tag() {
     let city = support::demo_city(50).await;
     let r = city.router();
@@ -117,7 +123,6 @@ async fn a_conditional_get_of_unchanged_data_is_304_and_every_write_changes_the_
     assert_eq!(tags(&r).await, patched, "a refused change is no write");
 }
 
-#[tokio::test]
 async fn the_tag_changes_when_a_due_time_passes_without_a_write() {
     let city = support::demo_city(0).await;
     let r = city.router();
@@ -236,7 +241,6 @@ async fn versions_never_repeat(open: impl AsyncFn() -> Arc<dyn Store>) {
     assert!(v3 < v4 && v4 < v5, "{v3} < {v4} < {v5}");
 }
 
-#[tokio::test]
 async fn versions_never_repeat_across_restarts_and_instances_on_a_geopackage() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("city.gpkg");
@@ -250,7 +254,6 @@ async fn versions_never_repeat_across_restarts_and_instances_on_a_geopackage() {
     .await;
 }
 
-#[tokio::test]
 async fn versions_never_repeat_across_restarts_and_instances_on_postgis() {
     let test = "versions_never_repeat_postgis";
     common::postgis::with_store(test, async |_: &PostgisStore| {

@@ -1,7 +1,10 @@
 //! `/api/v1/wards` and `/readyz` over HTTP.
 
+mod common;
 mod support;
 
+use common::oracle::RawWards;
+use std::collections::BTreeMap;
 use support::{call, demo_city};
 
 #[tokio::test]
@@ -31,6 +34,33 @@ async fn wards_come_with_vietnamese_names_counts_and_neighbours() {
         500
     );
     assert_eq!(features[0]["geometry"]["type"], "MultiPolygon");
+    // Each ward's counts from the submitted reports and a ray cast over the served polygons,
+    // not from the index that counted them.
+    let oracle = RawWards::from_geojson(&body, |f| f["id"].as_str().expect("code").into());
+    let mut want: BTreeMap<Option<&str>, (u64, u64)> = BTreeMap::new();
+    for (_, r) in &city.input {
+        let tally = want
+            .entry(oracle.ward_of(r.lon.get(), r.lat.get()))
+            .or_default();
+        tally.0 += 1;
+        tally.1 += u64::from(r.status.is_open());
+    }
+    for f in features {
+        let p = &f["properties"];
+        let code = p["id"].as_str();
+        assert_eq!(
+            (p["report_count"].as_u64(), p["open_count"].as_u64()),
+            want.get(&code)
+                .map(|&(total, open)| (Some(total), Some(open)))
+                .unwrap_or((Some(0), Some(0))),
+            "(reports, open) of ward {code:?}"
+        );
+    }
+    assert_eq!(
+        body["reports_outside_wards"].as_u64(),
+        Some(want.get(&None).map_or(0, |c| c.0))
+    );
+    assert!(want.len() > 10, "reports spread over many wards: {want:?}");
 
     let (status, one) = call(&r, "GET", "/api/v1/wards/phu-hoi", None).await;
     assert_eq!(status, 200);

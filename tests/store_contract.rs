@@ -6,35 +6,55 @@
 //! two parts with a hole) and reports built with the model's constructors.
 
 mod common;
+#[path = "store_contract/postgis_only.rs"]
+mod postgis_only;
+#[path = "store_contract/scan.rs"]
+mod scan;
 
 use chrono::{DateTime, TimeZone, Utc};
+use common::harness::{Case, Need};
 use geo_types::{LineString, MultiPolygon, Polygon};
 use hotspots::model::{
     Lat, Lon, NewReport, RefusedChange, Report, ReportId, Satisfaction, Status, StatusChange, Ward,
 };
-use hotspots::store::{GeoPackageStore, Inserted, ReportSummary, Store, StoreError};
+use hotspots::store::{GeoPackageStore, Inserted, PostgisStore, ReportSummary, Store, StoreError};
 use hotspots::wards::WardSet;
+use scan::start_up_scan_hands_over_every_report_once;
 use serde_json::json;
 use std::time::Instant;
 
+/// Registers each case twice, as `geopackage::NAME` and `postgis::NAME` (the latter needs the
+/// PostGIS test database, see `common/harness.rs`), in `contract_cases()`.
 macro_rules! contract {
-    ($( $(#[$attr:meta])* $name:ident ),* $(,)?) => {
-        mod geopackage {
-            $( $(#[$attr])* #[tokio::test] async fn $name() {
-                super::on_geopackage(async |store: &dyn super::Store| super::$name(store).await)
-                    .await;
-            } )*
-        }
-        mod postgis {
-            $( $(#[$attr])* #[tokio::test] async fn $name() {
-                super::common::postgis::with_store(
-                    stringify!($name),
-                    async |store: &hotspots::store::PostgisStore| super::$name(store).await,
-                )
-                .await;
-            } )*
+    ($( $(#[ignore = $why:literal])? $name:ident ),* $(,)?) => {
+        fn contract_cases() -> Vec<Case> {
+            vec![$(
+                Case::new(concat!("geopackage::", stringify!($name)), vec![], || {
+                    on_geopackage(async |store: &dyn Store| $name(store).await)
+                })
+                $(.ignored($why))?,
+                Case::new(concat!("postgis::", stringify!($name)), vec![Need::Postgis], || {
+                    common::postgis::with_store(
+                        stringify!($name),
+                        async |store: &PostgisStore| $name(store).await,
+                    )
+                })
+                $(.ignored($why))?,
+            )*]
         }
     };
+}
+
+fn main() {
+    let mut cases = contract_cases();
+    cases.extend(postgis_only::cases());
+    // Tests of one store or of neither, as in `common::harness::tests!`: `name` or
+    // `name: [Need::Postgis]`.
+    cases.extend(common::harness::cases![]);
+    common::harness::run(
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", file!())),
+        cases,
+    );
 }
 
 contract! {
@@ -48,9 +68,10 @@ contract! {
     status_follows_the_workflow,
     replace_wards_reassigns_reports,
     summaries_match_reports,
+    start_up_scan_hands_over_every_report_once,
     agency_and_satisfaction_change_without_a_status_move,
     every_write_raises_the_data_version,
-    #[ignore = "slow: a million reports; run with --ignored --nocapture to time bulk insert"]
+    #[ignore = "slow: a million reports; run with --ignored to time bulk insert"]
     a_million_reports_in_one_batch,
 }
 
