@@ -4,8 +4,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::etag::Tag;
 use super::extract::TextPath;
-use super::features::{collection, ward_feature};
-use axum::Json;
+use super::features::{GeoJson, collection, ward_feature};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -19,7 +18,7 @@ pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Response {
             .map(|i| ward_feature(&snapshot, i as u16, counts[i]))
             .collect();
         let outside = counts.last().map_or(0, |c| c.total);
-        Json(collection(
+        GeoJson(collection(
             features,
             json!({ "reports_outside_wards": outside }),
         ))
@@ -38,5 +37,5 @@ pub async fn get(
         .ok_or_else(|| ApiError::NotFound(format!("ward {code:?} does not exist")))?;
     let counts = counts[ix as usize];
     let tag = Tag::new(snapshot.version, counts.overdue);
-    Ok(tag.answer(&headers, || Json(ward_feature(&snapshot, ix, counts))))
+    Ok(tag.answer(&headers, || GeoJson(ward_feature(&snapshot, ix, counts))))
 }

@@ -222,8 +222,13 @@ impl Store for GeoPackageStore {
                 .await
                 .context("reading reports")?
             {
-                let report = report_from_row(&row)?.into_report()?;
-                by_id.insert(report.id, report);
+                // As on PostGIS: an unreadable row (QGIS may edit the file) fails no page.
+                match report_from_row(&row).and_then(ReportRow::into_report) {
+                    Ok(report) => {
+                        by_id.insert(report.id, report);
+                    }
+                    Err(e) => super::rows::log_unreadable(row.try_get("fid").ok(), &e),
+                }
             }
         }
         Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())

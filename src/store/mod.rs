@@ -41,6 +41,34 @@ pub enum StoreError {
     Refused(#[from] RefusedChange),
 }
 
+impl StoreError {
+    /// Whether the database is out of reach or too slow right now (trying again later may work),
+    /// as opposed to a fault in a query or in stored data.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database { source, .. } => unavailable(source),
+            _ => false,
+        }
+    }
+}
+
+fn unavailable(e: &sqlx::Error) -> bool {
+    use sqlx::Error as E;
+    match e {
+        E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Tls(_) => true,
+        E::Database(db) => db.code().is_some_and(|code| {
+            // PostgreSQL: connection exceptions (08…), shut down or starting (57P0x), too many
+            // connections, a statement timeout or cancel, a serialisation failure or deadlock.
+            // SQLite: busy or locked (extended codes keep the primary code in the low byte).
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || ["53300", "57014", "40001", "40P01"].contains(&code.as_ref())
+                || code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
+        }),
+        _ => false,
+    }
+}
+
 /// Attaches what the store was doing to a sqlx error.
 pub(crate) trait Context<T> {
     fn context(self, context: &'static str) -> Result<T, StoreError>;
@@ -91,7 +119,8 @@ pub trait Store: Send + Sync + 'static {
     /// are not stored again. The result has one entry per input, in input order.
     async fn insert_reports(&self, reports: &[NewReport]) -> Result<Vec<Inserted>, StoreError>;
 
-    /// The reports with these ids, in the order asked; unknown ids are left out.
+    /// The reports with these ids, in the order asked; unknown ids are left out, and so are
+    /// stored rows that cannot be read back (each logged), so one bad row fails no page.
     async fn get_reports(&self, ids: &[ReportId]) -> Result<Vec<Report>, StoreError>;
 
     /// Applies an operator's change (a status move and/or agency and satisfaction) by the
@@ -149,4 +178,25 @@ pub(crate) fn parse_time(text: &str, what: &str) -> Result<DateTime<Utc>, StoreE
             what: what.to_string(),
             message: format!("{text:?}: {e}"),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database(source: sqlx::Error) -> StoreError {
+        StoreError::Database {
+            context: "reading reports",
+            source,
+        }
+    }
+
+    #[test]
+    fn an_unreachable_database_is_unavailable_and_a_failing_query_is_not() {
+        assert!(database(sqlx::Error::PoolTimedOut).is_unavailable());
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(database(sqlx::Error::Io(refused)).is_unavailable());
+        assert!(!database(sqlx::Error::ColumnNotFound("x".into())).is_unavailable());
+        assert!(!StoreError::NotFound(1).is_unavailable());
+    }
 }
