@@ -220,7 +220,9 @@ fn check_against_profile(
     apply_category(&mut report, category).map_err(|e| {
         let reason = match e.field {
             "category" => RejectReason::UnknownCategory,
-            _ => RejectReason::DatesOutOfOrder,
+            "attributes" => RejectReason::BadValue,
+            _ if e.message.contains("before created_at") => RejectReason::DatesOutOfOrder,
+            _ => RejectReason::BadDate,
         };
         RowError::new(line, reason, e.message)
     })?;

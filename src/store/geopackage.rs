@@ -2,6 +2,7 @@
 
 mod insert;
 mod scan;
+mod version;
 mod wards;
 
 use super::rows::ReportRow;
@@ -55,6 +56,7 @@ impl GeoPackageStore {
             .context("opening the GeoPackage file")?;
         let store = Self { pool };
         store.create_schema_if_new().await?;
+        version::create(&store.pool).await?;
         Ok(store)
     }
 
@@ -240,8 +242,13 @@ impl Store for GeoPackageStore {
                 .await
                 .context("reading reports")?
             {
-                let report = report_from_row(&row)?.into_report()?;
-                by_id.insert(report.id, report);
+                // As on PostGIS: an unreadable row (QGIS may edit the file) fails no page.
+                match report_from_row(&row).and_then(ReportRow::into_report) {
+                    Ok(report) => {
+                        by_id.insert(report.id, report);
+                    }
+                    Err(e) => super::rows::log_unreadable(row.try_get("fid").ok(), &e),
+                }
             }
         }
         Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
@@ -271,8 +278,11 @@ impl Store for GeoPackageStore {
         .execute(&mut *tx)
         .await
         .context("updating a status")?;
+        version::bump(&mut tx).await?;
+        // The row as stored: times at the file's millisecond resolution.
+        let stored = Self::report_in(&mut tx, id).await?;
         tx.commit().await.context("committing a status change")?;
-        Ok(report)
+        Ok(stored)
     }
 
     async fn summaries(&self) -> Result<Vec<ReportSummary>, StoreError> {
@@ -295,6 +305,10 @@ impl Store for GeoPackageStore {
             .await
             .context("counting reports")?;
         Ok(n as u64)
+    }
+
+    async fn data_version(&self) -> Result<u64, StoreError> {
+        version::read(&self.pool).await
     }
 
     async fn reporter_contact(&self, id: ReportId) -> Result<Option<String>, StoreError> {

@@ -54,6 +54,7 @@ pub(super) async fn reports(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    super::version::bump(&mut tx).await?;
     tx.commit().await.context("committing reports")?;
     Ok(outcome)
 }
