@@ -16,6 +16,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use support::{call, error_field};
 
+common::harness::tests! {
+    a_utc_file_for_a_berlin_city_stores_true_instants_and_days_are_cut_in_berlin,
+    a_file_without_zones_is_read_in_the_city_zone_and_a_profile_is_still_made,
+    reimport_without_an_id_column_is_idempotent_in_a_geopackage,
+    reimport_without_an_id_column_is_idempotent_in_postgis: [Need::Postgis],
+    categories_are_listed_with_names_and_every_filter_takes_a_code_or_a_name,
+    a_later_file_adds_its_new_category_and_flags_points_outside_the_city,
+    the_saved_profile_exports_imports_and_old_profiles_still_read,
+    a_csv_without_a_mapping_is_refused_with_the_presets,
+    a_geopackage_made_before_the_flag_column_gets_it_on_open,
+}
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -74,7 +86,6 @@ fn descriptions(body: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-#[tokio::test]
 async fn a_utc_file_for_a_berlin_city_stores_true_instants_and_days_are_cut_in_berlin() {
     let dir = tempfile::tempdir().expect("dir");
     let store = gpkg(&dir).await;
@@ -118,7 +129,6 @@ async fn a_utc_file_for_a_berlin_city_stores_true_instants_and_days_are_cut_in_b
     assert_eq!(descriptions(&day), expected);
 }
 
-#[tokio::test]
 async fn a_file_without_zones_is_read_in_the_city_zone_and_a_profile_is_still_made() {
     let dir = tempfile::tempdir().expect("dir");
     let store = gpkg(&dir).await;
@@ -170,13 +180,11 @@ async fn import_twice_stores_nothing_the_second_time(store: Arc<dyn Store>) {
     assert_eq!(store.count_reports().await.expect("count"), 7);
 }
 
-#[tokio::test]
 async fn reimport_without_an_id_column_is_idempotent_in_a_geopackage() {
     let dir = tempfile::tempdir().expect("dir");
     import_twice_stores_nothing_the_second_time(gpkg(&dir).await).await;
 }
 
-#[tokio::test]
 async fn reimport_without_an_id_column_is_idempotent_in_postgis() {
     common::postgis::with_store("reimport_without_id", async |store| {
         import_twice_stores_nothing_the_second_time(Arc::new(store.clone())).await;
@@ -184,7 +192,6 @@ async fn reimport_without_an_id_column_is_idempotent_in_postgis() {
     .await;
 }
 
-#[tokio::test]
 async fn categories_are_listed_with_names_and_every_filter_takes_a_code_or_a_name() {
     let dir = tempfile::tempdir().expect("dir");
     let store = gpkg(&dir).await;
@@ -285,7 +292,6 @@ async fn categories_are_listed_with_names_and_every_filter_takes_a_code_or_a_nam
     assert_eq!(created["report"]["properties"]["outside_bounds"], false);
 }
 
-#[tokio::test]
 async fn a_later_file_adds_its_new_category_and_flags_points_outside_the_city() {
     let dir = tempfile::tempdir().expect("dir");
     let store = gpkg(&dir).await;
@@ -356,7 +362,6 @@ async fn a_later_file_adds_its_new_category_and_flags_points_outside_the_city() 
     assert_eq!(store.count_reports().await.expect("count"), 11);
 }
 
-#[tokio::test]
 async fn the_saved_profile_exports_imports_and_old_profiles_still_read() {
     let dir = tempfile::tempdir().expect("dir");
     let store = gpkg(&dir).await;
@@ -397,7 +402,6 @@ async fn the_saved_profile_exports_imports_and_old_profiles_still_read() {
     );
 }
 
-#[tokio::test]
 async fn a_csv_without_a_mapping_is_refused_with_the_presets() {
     let dir = tempfile::tempdir().expect("dir");
     let store = gpkg(&dir).await;
@@ -423,7 +427,6 @@ async fn a_csv_without_a_mapping_is_refused_with_the_presets() {
     );
 }
 
-#[tokio::test]
 async fn a_geopackage_made_before_the_flag_column_gets_it_on_open() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("old.gpkg");
