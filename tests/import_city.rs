@@ -23,6 +23,7 @@ common::harness::tests! {
     reimport_without_an_id_column_is_idempotent_in_postgis: [Need::Postgis],
     categories_are_listed_with_names_and_every_filter_takes_a_code_or_a_name,
     a_later_file_adds_its_new_category_and_flags_points_outside_the_city,
+    a_later_geojson_file_adds_its_new_category_too,
     the_saved_profile_exports_imports_and_old_profiles_still_read,
     a_csv_without_a_mapping_is_refused_with_the_presets,
     a_geopackage_made_before_the_flag_column_gets_it_on_open,
@@ -360,6 +361,42 @@ async fn a_later_file_adds_its_new_category_and_flags_points_outside_the_city() 
         strict.rejections
     );
     assert_eq!(store.count_reports().await.expect("count"), 11);
+}
+
+async fn a_later_geojson_file_adds_its_new_category_too() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = gpkg(&dir).await;
+    import(&store, FIRST).await;
+    let path = dir.path().join("later.geojson");
+    let feature = |category: &str, lon: f64| {
+        serde_json::json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, 52.5]},
+            "properties": {"category": category, "created_at": "2024-06-12T08:00:00Z"}})
+    };
+    let collection = serde_json::json!({"type": "FeatureCollection", "features": [
+        feature("Wilder Müll", 13.42), feature("Sperrmüll", 13.421), feature("SPERRMÜLL", 13.422)
+    ]});
+    std::fs::write(&path, collection.to_string()).expect("write");
+    let mapping = load_mapping(&fixture("berlin.toml").display().to_string()).expect("mapping");
+    let request = ReportsRequest {
+        mapping: Some(&mapping),
+        ..ReportsRequest::new(&path)
+    };
+    let s = import_reports(store.clone(), &request)
+        .await
+        .expect("runs")
+        .summary;
+    assert_eq!((s.stored, s.rejected), (3, 0), "{}", s.to_text());
+    let added: Vec<(&str, &str, u64)> = s
+        .new_categories
+        .iter()
+        .map(|c| (c.code.as_str(), c.language.as_str(), c.rows))
+        .collect();
+    assert_eq!(added, [("sperrmuell", "de", 2)]);
+    let profile = saved::saved(store.as_ref())
+        .await
+        .expect("read")
+        .expect("saved");
+    assert!(profile.category("sperrmuell").is_some());
 }
 
 async fn the_saved_profile_exports_imports_and_old_profiles_still_read() {

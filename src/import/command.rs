@@ -5,7 +5,7 @@
 use super::saved::{self, ProfileError};
 use super::{ImportError, ImportOptions, ImportSummary, import_csv, import_rows};
 use crate::ingest::csv::open_input;
-use crate::ingest::geojson::read_geojson_reports;
+use crate::ingest::geojson::{read_geojson_reports, read_geojson_reports_adding};
 use crate::ingest::mapping::{Mapping, PRESETS, slugify};
 use crate::ingest::profile::{city_zone, derive_profile};
 use crate::service::Hotspots;
@@ -138,8 +138,18 @@ pub async fn import_reports(
                 path: request.file.display().to_string(),
                 source,
             })?;
-        let rows = read_geojson_reports(&text, app.profile(), &mapping.source)?;
-        import_rows(&app, rows, &options).await?
+        let mut profile = app.profile().clone();
+        let (rows, added) = if options.add_new_categories && !options.strict {
+            read_geojson_reports_adding(&text, &mut profile, &mapping.source, &mapping.language)?
+        } else {
+            (
+                read_geojson_reports(&text, &profile, &mapping.source)?,
+                Vec::new(),
+            )
+        };
+        let mut summary = import_rows(&app, rows, &options).await?;
+        summary.new_categories = added;
+        summary
     } else {
         import_csv(&app, request.file, mapping, &options).await?
     };
