@@ -6,24 +6,27 @@
 //! row, with its physical line number (the header is line 1) and a stable reason code; it never
 //! stops the rest of the file.
 
+mod checked;
 mod plan;
+mod record;
 mod rows;
 
+pub use checked::{AddedCategory, CsvReports, read_reports};
+pub use record::content_key;
 pub use rows::{FileError, ParsedRow, RejectReason, RowError, RowFlags, SourceRow};
 
+use super::check_not_future;
 use super::mapping::{Mapping, parse_time};
-use super::{apply_category, check_not_future};
-use crate::config::CityProfile;
-use crate::model::{Category, Lat, Lon, NewReport};
+use crate::model::{Lat, Lon, NewReport};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use plan::{Field, Plan, column_of};
+use plan::{Field, Plan};
+use record::{Fields, Record};
 use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{BufReader, Read};
 use std::path::Path;
-use unicode_normalization::UnicodeNormalization;
 
 /// Opens a file for reading, gunzipping it on the fly when its name ends in `.gz`.
 pub fn open_input(path: &Path) -> std::io::Result<Box<dyn Read>> {
@@ -38,203 +41,8 @@ pub fn open_input(path: &Path) -> std::io::Result<Box<dyn Read>> {
     }
 }
 
-/// The key of a report from a file with no id column: `content-` and 32 hex digits of a 128-bit
-/// FNV-1a hash of the file's category word, the created time, the point (to 1e-7°, about a
-/// centimetre) and the address. The same row gives the same key in every import, so a second
-/// import of the file stores nothing; two rows alike in all four are one report. (FNV is stable
-/// across Rust releases and platforms, unlike the standard library's hasher.)
-pub fn content_key(
-    category: &str,
-    created_at: DateTime<Utc>,
-    (lon, lat): (Lon, Lat),
-    address: Option<&str>,
-) -> String {
-    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
-    const PRIME: u128 = 0x0000000001000000000000000000013B;
-    let mut hash = OFFSET;
-    let mut feed = |bytes: &[u8]| {
-        for &b in bytes {
-            hash ^= u128::from(b);
-            hash = hash.wrapping_mul(PRIME);
-        }
-        // A separator no text field holds, so ("ab", "c") and ("a", "bc") differ.
-        hash ^= 0x1f;
-        hash = hash.wrapping_mul(PRIME);
-    };
-    feed(category.trim().as_bytes());
-    feed(&created_at.timestamp().to_le_bytes());
-    feed(&created_at.timestamp_subsec_nanos().to_le_bytes());
-    feed(&((lon.get() * 1e7).round() as i64).to_le_bytes());
-    feed(&((lat.get() * 1e7).round() as i64).to_le_bytes());
-    feed(address.unwrap_or_default().trim().as_bytes());
-    format!("content-{hash:032x}")
-}
-
 /// A closed or due time this much before the created time is clock skew, not an error.
 const SKEW_MINUTES: i64 = 5;
-
-/// Reads reports from CSV and checks each against `profile`. Naive times are in the mapping's
-/// `file_time_zone`, or the profile's (the city's) zone when the mapping names none. A category
-/// the profile does not know is rejected, unless [`CsvReports::adding_new_categories`].
-pub fn read_reports<'a, R: Read>(
-    input: R,
-    mapping: &'a Mapping,
-    profile: &CityProfile,
-) -> Result<CsvReports<'a, R>, FileError> {
-    Ok(CsvReports {
-        rows: read_source_rows(input, mapping, profile.time_zone)?,
-        profile: profile.clone(),
-        add_new: false,
-        added: Vec::new(),
-        codes: HashMap::new(),
-        known: profile.categories.len(),
-    })
-}
-
-/// A category the file used that the profile did not know, added to the reader's profile.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct AddedCategory {
-    pub code: String,
-    /// The file's own word for it, in the mapping's `language`.
-    pub name: String,
-    pub language: String,
-    /// The first line that used it, and how many rows did.
-    pub first_line: u64,
-    pub rows: u64,
-}
-
-/// The iterator of [`read_reports`].
-pub struct CsvReports<'a, R: Read> {
-    rows: SourceRows<'a, R>,
-    profile: CityProfile,
-    add_new: bool,
-    added: Vec<AddedCategory>,
-    /// The file's category word → its index in the profile (see [`Self::category_of`]).
-    codes: HashMap<String, Option<usize>>,
-    /// Categories the profile had before reading; those at or past this index were added.
-    known: usize,
-}
-
-impl<R: Read> CsvReports<'_, R> {
-    /// Adds a category the profile lacks to the reader's profile (default deadline, agency
-    /// `unassigned`), instead of rejecting its rows. See [`Self::finish`].
-    pub fn adding_new_categories(mut self) -> Self {
-        self.add_new = true;
-        self
-    }
-
-    /// The profile with the categories added while reading, and those categories.
-    pub fn finish(self) -> (CityProfile, Vec<AddedCategory>) {
-        (self.profile, self.added)
-    }
-
-    /// The index in the profile of a row's category: the mapped code if the profile has it, else
-    /// the category the file's word names (code or any name), else a new one when adding.
-    /// Remembered per word, so each distinct word is resolved once.
-    fn category_of(&mut self, row: &SourceRow) -> Result<usize, RowError> {
-        let found = match self.codes.get(&row.source_category) {
-            Some(&known) => known,
-            None => {
-                let found = self.find_or_add(row);
-                self.codes.insert(row.source_category.clone(), found);
-                found
-            }
-        };
-        let Some(ix) = found else {
-            return Err(RowError::new(
-                row.line,
-                RejectReason::UnknownCategory,
-                self.profile.unknown_category(&row.source_category).message,
-            ));
-        };
-        if let Some(added) = ix
-            .checked_sub(self.known)
-            .and_then(|k| self.added.get_mut(k))
-            && added.first_line != row.line
-        {
-            added.rows += 1;
-        }
-        Ok(ix)
-    }
-
-    fn find_or_add(&mut self, row: &SourceRow) -> Option<usize> {
-        let categories = &self.profile.categories;
-        let key = &row.report.category;
-        let found = categories
-            .iter()
-            .position(|c| c.code == *key)
-            .or_else(|| {
-                categories
-                    .iter()
-                    .position(|c| c.code == row.source_category)
-            })
-            .or_else(|| {
-                let by_name = |text: &str| categories.iter().position(|c| c.answers_to(text));
-                by_name(&row.source_category).or_else(|| by_name(key))
-            });
-        if found.is_some() || !self.add_new {
-            return found;
-        }
-        let language = self.rows.mapping.language.clone();
-        let name: String = row.source_category.nfc().collect();
-        let code = self.profile.add_category(key, &language, &name)?;
-        self.added.push(AddedCategory {
-            code,
-            name,
-            language,
-            first_line: row.line,
-            rows: 1,
-        });
-        Some(self.profile.categories.len() - 1)
-    }
-}
-
-impl<R: Read> Iterator for CsvReports<'_, R> {
-    type Item = Result<ParsedRow, RowError>;
-    fn next(&mut self) -> Option<Self::Item> {
-        let row = self.rows.next()?;
-        Some(row.and_then(|mut row| {
-            let ix = self.category_of(&row)?;
-            let category = &self.profile.categories[ix];
-            if row.report.category != category.code {
-                row.report.category.clone_from(&category.code);
-            }
-            check_against_profile(row, category, &self.profile)
-        }))
-    }
-}
-
-/// Fills deadline and agency from the row's category and flags points outside the bounds.
-fn check_against_profile(
-    row: SourceRow,
-    category: &Category,
-    profile: &CityProfile,
-) -> Result<ParsedRow, RowError> {
-    let SourceRow {
-        line,
-        mut report,
-        source_ward,
-        mut flags,
-        ..
-    } = row;
-    apply_category(&mut report, category).map_err(|e| {
-        let reason = match e.field {
-            "category" => RejectReason::UnknownCategory,
-            "attributes" => RejectReason::BadValue,
-            _ if e.message.contains("before created_at") => RejectReason::DatesOutOfOrder,
-            _ => RejectReason::BadDate,
-        };
-        RowError::new(line, reason, e.message)
-    })?;
-    flags.outside_bounds = !profile.bounds.contains(report.lon.get(), report.lat.get());
-    report.outside_bounds = flags.outside_bounds;
-    Ok(ParsedRow {
-        line,
-        report,
-        source_ward,
-        flags,
-    })
-}
 
 /// Reads rows with the mapping only (see [`SourceRow`]). Naive times are in the mapping's
 /// `file_time_zone`, or `city_zone` when it names none. Fails before any row when the header lacks a column the
@@ -330,73 +138,6 @@ impl<R: Read> Iterator for SourceRows<'_, R> {
                 )))
             }
         }
-    }
-}
-
-/// One record's values, looked up by the report field they fill.
-struct Record<'r> {
-    line: u64,
-    fields: Fields<'r>,
-    plan: &'r Plan,
-    mapping: &'r Mapping,
-}
-
-/// A record's fields as text.
-enum Fields<'r> {
-    /// The record is UTF-8 with every field on a character boundary (nearly always): fields are
-    /// slices of it, so reading a row copies no field it does not keep.
-    Text {
-        text: &'r str,
-        record: &'r ::csv::ByteRecord,
-    },
-    /// Some bytes were not UTF-8: each field with U+FFFD in their place.
-    Lossy(Vec<String>),
-}
-
-impl<'r> Fields<'r> {
-    fn of(record: &'r ::csv::ByteRecord) -> Self {
-        if let Ok(text) = std::str::from_utf8(record.as_slice())
-            && (0..record.len()).all(|i| record.range(i).is_some_and(|r| text.get(r).is_some()))
-        {
-            return Fields::Text { text, record };
-        }
-        Fields::Lossy(
-            record
-                .iter()
-                .map(|f| String::from_utf8_lossy(f).into_owned())
-                .collect(),
-        )
-    }
-}
-
-impl Record<'_> {
-    /// The raw value of column `i` ("" past the end).
-    fn value(&self, i: usize) -> &str {
-        match &self.fields {
-            Fields::Text { text, record } => {
-                record.range(i).and_then(|r| text.get(r)).unwrap_or("")
-            }
-            Fields::Lossy(values) => values.get(i).map_or("", String::as_str),
-        }
-    }
-
-    /// The trimmed value of a mapped field; `None` when unmapped or empty.
-    fn get(&self, field: Field) -> Option<&str> {
-        self.plan.fields[field as usize]
-            .map(|i| self.value(i).trim())
-            .filter(|v| !v.is_empty())
-    }
-
-    fn text(&self, field: Field) -> Option<String> {
-        self.get(field).map(str::to_string)
-    }
-
-    fn column(&self, field: Field) -> &str {
-        column_of(&self.mapping.columns, field).unwrap_or_default()
-    }
-
-    fn fail(&self, reason: RejectReason, message: String) -> RowError {
-        RowError::new(self.line, reason, message)
     }
 }
 
