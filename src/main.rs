@@ -67,6 +67,12 @@ enum Command {
     /// Load data into the store.
     #[command(subcommand)]
     Import(Import),
+    /// Copy the GeoPackage consistently while it may be in use, with its private contacts file
+    /// beside the copy (plain `cp` of a file in WAL mode misses recent writes).
+    Backup {
+        /// The new GeoPackage (must not exist); contacts go to OUT.private.sqlite.
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -162,12 +168,27 @@ async fn main() -> Result<()> {
             city,
         }) => {
             let store = open_store(&cli.store).await?;
-            let summary = import_reports(store, &cli.store, &file, &mapping, city, strict).await?;
+            let summary =
+                import_reports(store.clone(), &cli.store, &file, &mapping, city, strict).await;
+            // Closing builds what imports defer (the GeoPackage's R*Tree) and checkpoints.
+            store.close().await;
+            let summary = summary?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
                 print!("{}", summary.to_text());
             }
+            Ok(())
+        }
+        Command::Backup { out } => {
+            if cli.store.database_url.is_some() {
+                bail!("backup copies a GeoPackage; for PostGIS use pg_dump");
+            }
+            let store = GeoPackageStore::open(&cli.store.db).await?;
+            store.backup(&out).await?;
+            store.close().await;
+            let private = hotspots::store::private_path(&out);
+            println!("copied to {} and {}", out.display(), private.display());
             Ok(())
         }
     }

@@ -83,7 +83,7 @@ impl GeoPackageStore {
             .acquire()
             .await
             .context("acquiring a connection")?;
-        let mut tx = schema::begin_write(&mut conn).await?;
+        let mut tx = schema::begin_write(&mut conn, &[]).await?;
         let stale: bool =
             sqlx::query_scalar("select exists (select 1 from hotspots_setting where key = ?)")
                 .bind(rtree::STALE_KEY)
@@ -287,7 +287,7 @@ impl Store for GeoPackageStore {
             .acquire()
             .await
             .context("acquiring a connection")?;
-        let mut tx = schema::begin_write(&mut conn).await?;
+        let mut tx = schema::begin_write(&mut conn, schema::REPORT).await?;
         let mut report = Self::report_in(&mut tx, id).await?;
         apply_change(&mut report, change)?;
         sqlx::query(

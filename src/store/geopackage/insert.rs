@@ -56,7 +56,7 @@ async fn write(
     reports: &[NewReport],
     bulk: bool,
 ) -> Result<(Vec<Inserted>, Rtree), StoreError> {
-    let mut tx = schema::begin_write(conn).await?;
+    let mut tx = schema::begin_write(conn, schema::REPORT).await?;
     let first_id = last_id(&mut tx).await? + 1;
     let mut outcome: Vec<Option<Inserted>> = vec![None; reports.len()];
     // A key repeated within the batch is a duplicate of its first occurrence.

@@ -5,6 +5,18 @@
 -- foreign keys off; the shapes are those of geopackage.sql. Type affinities do not change
 -- (upper and lower case name the same affinity), so the values are copied as they are.
 
+alter table gpkg_spatial_ref_sys rename to old_gpkg_spatial_ref_sys;
+create table gpkg_spatial_ref_sys (
+  srs_name TEXT NOT NULL,
+  srs_id INTEGER NOT NULL PRIMARY KEY,
+  organization TEXT NOT NULL,
+  organization_coordsys_id INTEGER NOT NULL,
+  definition TEXT NOT NULL,
+  description TEXT
+);
+insert into gpkg_spatial_ref_sys select * from old_gpkg_spatial_ref_sys;
+drop table old_gpkg_spatial_ref_sys;
+
 alter table gpkg_contents rename to old_gpkg_contents;
 create table gpkg_contents (
   table_name TEXT NOT NULL PRIMARY KEY,

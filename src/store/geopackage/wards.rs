@@ -36,7 +36,7 @@ pub(super) async fn read(pool: &SqlitePool) -> Result<Vec<Ward>, StoreError> {
 
 pub(super) async fn replace(pool: &SqlitePool, wards: &WardSet) -> Result<u64, StoreError> {
     let mut conn = pool.acquire().await.context("acquiring a connection")?;
-    let mut tx = super::schema::begin_write(&mut conn).await?;
+    let mut tx = super::schema::begin_write(&mut conn, super::schema::ALL).await?;
     sqlx::raw_sql("delete from ward; delete from rtree_ward_geom;")
         .execute(&mut *tx)
         .await
