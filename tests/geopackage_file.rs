@@ -458,3 +458,43 @@ async fn single_post_cost_of_the_trigger_dance() {
     assert!(per_post.as_millis() < 100, "{per_post:?}");
     store.close().await;
 }
+
+/// A crash between the two commits leaves a contact at an id no report has (see
+/// `store/geopackage/private.rs`): it must never become the contact of the report that next
+/// gets that id.
+#[tokio::test]
+async fn a_contact_left_by_a_crash_never_attaches_to_a_new_report() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("crash.gpkg");
+    let city = hotspots::demo::generate(&CityProfile::hue());
+    let store = GeoPackageStore::open(&path).await.expect("a new GeoPackage");
+    let first = store
+        .insert_reports(&[with_contact(city.reports[0].clone(), "kept")])
+        .await
+        .expect("a report")[0]
+        .id();
+    store.close().await;
+    // What a crash after the contacts' commit and before the reports' leaves behind.
+    let mut private = raw(&private_path(&path)).await;
+    for id in [first + 1, first + 2] {
+        sqlx::query("insert into report_contact values (?, 'ORPHAN')")
+            .bind(id)
+            .execute(&mut private)
+            .await
+            .expect("an orphan contact");
+    }
+    private.close().await.expect("closing");
+
+    let store = GeoPackageStore::open(&path).await.expect("reopening");
+    let mut bare = city.reports[1].clone();
+    bare.reporter_contact = None;
+    let next = store.insert_reports(&[bare]).await.expect("a report")[0].id();
+    assert_eq!(next, first + 1);
+    assert_eq!(store.reporter_contact(next).await.expect("no contact"), None);
+    assert_eq!(store.reporter_contact(first + 2).await.expect("no contact"), None);
+    assert_eq!(
+        store.reporter_contact(first).await.expect("a contact").as_deref(),
+        Some(MARKER)
+    );
+    store.close().await;
+}

@@ -106,6 +106,7 @@ impl GeoPackageStore {
             runtime.spawn(async move {
                 tokio::time::sleep(RTREE_SETTLE).await;
                 if store.bulk_batches.load(Ordering::SeqCst) == batch
+                    && !store.pool.is_closed()
                     && let Err(e) = store.build_rtree_if_stale().await
                 {
                     tracing::warn!("building the report R*Tree: {e}");

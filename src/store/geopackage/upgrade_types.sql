@@ -4,6 +4,8 @@
 -- Runs with legacy_alter_table on (so renaming leaves other tables' references alone) and
 -- foreign keys off; the shapes are those of geopackage.sql. Type affinities do not change
 -- (upper and lower case name the same affinity), so the values are copied as they are.
+-- These are the shapes *at version 2*: columns added by later steps are added by those steps,
+-- never here (`select *` copies exactly the version-1 columns).
 
 alter table gpkg_spatial_ref_sys rename to old_gpkg_spatial_ref_sys;
 create table gpkg_spatial_ref_sys (
