@@ -194,12 +194,12 @@ pub async fn import_csv(
         )
         .await;
         if let Err(e) = stored {
-            writer.finish().await;
+            let _ = writer.finish().await; // the batch's own error is the one to report
             return Err(e.into());
         }
         bar.set_position(summary.read);
     }
-    writer.finish().await;
+    writer.finish().await?;
     reader
         .await
         .map_err(|e| ImportError::Thread(e.to_string()))??;
@@ -231,12 +231,12 @@ pub async fn import_rows(
             let rest = rows.split_off(rows.len().min(BATCH));
             let stored = store_batch(app, &mut writer, rows, false, &mut summary).await;
             if let Err(e) = stored {
-                writer.finish().await;
+                let _ = writer.finish().await; // the batch's own error is the one to report
                 return Err(e);
             }
             rows = rest;
         }
-        writer.finish().await;
+        writer.finish().await?;
     }
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)

@@ -27,8 +27,31 @@ const PROFILE_SETTING: &str = "profile";
 struct Cli {
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    serve: ServeArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Where and how `serve` and `demo` listen; given before or after the subcommand.
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// Address to listen on (HOST:PORT).
+    #[arg(
+        long,
+        global = true,
+        env = "HOTSPOTS_BIND",
+        default_value = "127.0.0.1:8080"
+    )]
+    bind: String,
+    /// Connections served at once; more clients wait until one closes.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTSPOTS_MAX_CONNECTIONS",
+        default_value_t = 512
+    )]
+    max_connections: usize,
 }
 
 #[derive(Args, Clone)]
@@ -53,17 +76,12 @@ struct StoreArgs {
 enum Command {
     /// Build the seeded demo city of Huế in the store (if it is empty), then serve it.
     Demo {
-        #[arg(long, env = "HOTSPOTS_BIND", default_value = "127.0.0.1:8080")]
-        bind: String,
         /// Only write the generated wards as GeoJSON into this folder, then exit.
         #[arg(long)]
         write_data: Option<PathBuf>,
     },
     /// Serve the store's wards and reports over HTTP.
-    Serve {
-        #[arg(long, env = "HOTSPOTS_BIND", default_value = "127.0.0.1:8080")]
-        bind: String,
-    },
+    Serve,
     /// Load data into the store.
     #[command(subcommand)]
     Import(Import),
@@ -122,19 +140,19 @@ async fn main() -> Result<()> {
             write_data: Some(dir),
             ..
         } => write_demo_data(&load_profile(&cli.store, None).await?, &dir),
-        Command::Demo {
-            bind,
-            write_data: None,
-        } => {
+        Command::Demo { write_data: None } => {
+            // Bound first: a taken address fails at once, not after seeding and the scan.
+            let listener = bind(&cli.serve.bind).await?;
             let store = open_store(&cli.store).await?;
             let profile = load_profile(&cli.store, Some(store.as_ref())).await?;
             seed_demo(store.clone(), &profile).await?;
-            serve(store, profile, &bind).await
+            serve(store, profile, listener, &cli.serve).await
         }
-        Command::Serve { bind } => {
+        Command::Serve => {
+            let listener = bind(&cli.serve.bind).await?;
             let store = open_store(&cli.store).await?;
             let profile = load_profile(&cli.store, Some(store.as_ref())).await?;
-            serve(store, profile, &bind).await
+            serve(store, profile, listener, &cli.serve).await
         }
         Command::Import(Import::Wards {
             file,
@@ -292,7 +310,7 @@ async fn seed_demo(store: Arc<dyn Store>, profile: &CityProfile) -> Result<()> {
     for chunk in city.reports.chunks(10_000) {
         writer.submit(chunk.to_vec()).await?;
     }
-    writer.finish().await;
+    writer.finish().await?;
     eprintln!(
         "stored {} wards and {total} reports in {:.1} s",
         app.snapshot().wards.len(),
@@ -301,13 +319,26 @@ async fn seed_demo(store: Arc<dyn Store>, profile: &CityProfile) -> Result<()> {
     Ok(())
 }
 
-async fn serve(store: Arc<dyn Store>, profile: CityProfile, bind: &str) -> Result<()> {
+async fn bind(address: &str) -> Result<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(address).await {
+        Ok(listener) => Ok(listener),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => bail!(
+            "address {address} is in use (another hotspots?); pick another with --bind HOST:PORT \
+             or the HOTSPOTS_BIND environment variable"
+        ),
+        Err(e) => Err(e).with_context(|| format!("binding {address}")),
+    }
+}
+
+async fn serve(
+    store: Arc<dyn Store>,
+    profile: CityProfile,
+    listener: tokio::net::TcpListener,
+    args: &ServeArgs,
+) -> Result<()> {
     let started = Instant::now();
     let app = Arc::new(Hotspots::open(store, profile).await?);
     let snapshot = app.snapshot();
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
-        .with_context(|| format!("binding {bind}"))?;
     eprintln!(
         "serving {} reports in {} wards of {} ({} store, index ready in {:.2} s) on http://{}/api/v1/wards",
         snapshot.len(),
@@ -318,7 +349,17 @@ async fn serve(store: Arc<dyn Store>, profile: CityProfile, bind: &str) -> Resul
         listener.local_addr()?
     );
     drop(snapshot);
-    hotspots::api::serve(app.clone(), listener).await?;
+    let limits = hotspots::api::ServerLimits {
+        max_connections: args.max_connections,
+        ..Default::default()
+    };
+    hotspots::api::serve_with(
+        app.clone(),
+        listener,
+        limits,
+        hotspots::api::shutdown_signal(),
+    )
+    .await?;
     app.store().close().await;
     Ok(())
 }

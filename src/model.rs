@@ -8,6 +8,14 @@ use geo_types::MultiPolygon;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+mod change;
+mod deadline;
+mod summary;
+
+pub use change::RefusedChange;
+pub use deadline::{open_overdue_at, overdue_at};
+pub use summary::ReportSummary;
+
 /// Why a value given to a model constructor was refused. `field` names the input that was wrong.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -315,10 +323,12 @@ impl Satisfaction {
     }
 }
 
-/// A status change asked for by an operator.
+/// A change asked for by an operator: a status move and/or a new agency or satisfaction. The
+/// rules are in [`Report::apply_change`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusChange {
-    pub status: Status,
+    /// `None` leaves the status as it is.
+    pub status: Option<Status>,
     pub at: DateTime<Utc>,
     pub agency: Option<String>,
     pub satisfaction: Option<Satisfaction>,

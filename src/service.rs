@@ -4,13 +4,27 @@
 //! snapshot and the store's rows without waiting for writers.
 
 use crate::config::CityProfile;
-use crate::index::{Index, ReportFilter, Snapshot, SnapshotBuilder, WardCounts};
-use crate::model::{InvalidValue, NewReport, Report, ReportId, StatusChange, Ward};
+use crate::index::{Cursor, Index, ReportFilter, Snapshot, SnapshotBuilder, WardCounts};
+use crate::model::{InvalidValue, NewReport, Report, ReportId, ReportSummary, StatusChange, Ward};
 use crate::projection::LocalProjection;
-use crate::store::{Inserted, ReportSummary, Store, StoreError};
+use crate::store::{Inserted, Store, StoreError};
 use crate::wards::{WardError, WardSet};
+use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
-use tokio::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::{Mutex, MutexGuard};
+
+/// How long a write waits for the writer lock. Writes behind one stuck on a dead database fail
+/// with [`ServiceError::Unavailable`] instead of queueing (the k-th would otherwise wait k times
+/// as long as the first, and a client that gave up and retried would be stored twice).
+pub const WRITE_WAIT: Duration = Duration::from_secs(2);
+/// How long an interactive read may take in the store before it is given up as unavailable
+/// (a frozen server never answers, and its open connections never fail by themselves).
+pub const READ_TIMEOUT: Duration = Duration::from_secs(3);
+// A write itself is not cut short: once its COMMIT is sent, giving up could leave a report
+// stored but never indexed. The pool's acquire timeout bounds a write to a stopped database;
+// the lock wait above keeps every other writer from queueing behind one to a frozen database.
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -20,6 +34,58 @@ pub enum ServiceError {
     Wards(#[from] WardError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The store is out of reach or too slow, or other writes hold the writer past
+    /// [`WRITE_WAIT`]; trying again shortly may work.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl ServiceError {
+    /// Whether trying again later may succeed (the store or the writer lock was unavailable).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            ServiceError::Unavailable(_) => true,
+            ServiceError::Store(e) => e.is_unavailable(),
+            _ => false,
+        }
+    }
+}
+
+/// Reports the index found, read from the store. When the store is out of reach, `reports` is
+/// empty and `store_unavailable` is set: the caller can still serve what the index holds.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    pub reports: HashMap<ReportId, Report>,
+    pub store_unavailable: bool,
+}
+
+impl Fetched {
+    /// Ids the store was asked for and did not return although it answered: stored rows it could
+    /// not read (each logged by the store).
+    pub fn unreadable(&self, asked: impl IntoIterator<Item = ReportId>) -> Vec<ReportId> {
+        if self.store_unavailable {
+            return Vec::new();
+        }
+        asked
+            .into_iter()
+            .filter(|id| !self.reports.contains_key(id))
+            .collect()
+    }
+}
+
+/// Runs a store call with a time limit; running out of it counts as the store being unavailable.
+async fn bounded<T>(
+    limit: Duration,
+    what: &str,
+    call: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, ServiceError> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(ServiceError::Unavailable(format!(
+            "the store did not answer {what} within {} s",
+            limit.as_secs_f64()
+        ))),
+    }
 }
 
 /// The result of a submission: the stored report and whether it was new.
@@ -67,11 +133,11 @@ impl Hotspots {
         &self,
         reports: Vec<NewReport>,
     ) -> Result<Vec<Inserted>, ServiceError> {
-        let _writer = self.writer.lock().await;
+        let _writer = self.writer().await?;
         let (outcome, fresh) = self.store_batch(reports).await?;
         let started = std::time::Instant::now();
         if !fresh.is_empty() {
-            self.index.publish(self.index.snapshot().with(&fresh));
+            self.publish(&fresh).await?;
         }
         tracing::debug!(rows = outcome.len(), indexed_in = ?started.elapsed(), "batch published");
         Ok(outcome)
@@ -85,6 +151,18 @@ impl Hotspots {
             app: self,
             pending: Vec::new(),
         }
+    }
+
+    /// The writer lock for an interactive write, waited for at most [`WRITE_WAIT`].
+    async fn writer(&self) -> Result<MutexGuard<'_, ()>, ServiceError> {
+        tokio::time::timeout(WRITE_WAIT, self.writer.lock())
+            .await
+            .map_err(|_| {
+                ServiceError::Unavailable(format!(
+                    "other writes held the writer for more than {} s",
+                    WRITE_WAIT.as_secs_f64()
+                ))
+            })
     }
 
     /// Assigns wards and stores a batch; returns the outcome and the summaries of new reports.
@@ -124,12 +202,7 @@ impl Hotspots {
                 what: "insert result".into(),
                 message: "the store returned no outcome".into(),
             })?;
-        let report = self
-            .store
-            .get_reports(&[first.id()])
-            .await?
-            .pop()
-            .ok_or(StoreError::NotFound(first.id()))?;
+        let report = self.report(first.id()).await?;
         Ok(Submitted {
             report,
             created: matches!(first, Inserted::New(_)),
@@ -141,31 +214,51 @@ impl Hotspots {
         id: ReportId,
         change: &StatusChange,
     ) -> Result<Report, ServiceError> {
-        let _writer = self.writer.lock().await;
+        let _writer = self.writer().await?;
         let report = self.store.update_status(id, change).await?;
-        self.index
-            .publish(self.index.snapshot().with(&[ReportSummary::from(&report)]));
+        self.publish(&[ReportSummary::from(&report)]).await?;
         Ok(report)
     }
 
-    pub async fn report(&self, id: ReportId) -> Result<Report, ServiceError> {
-        Ok(self
-            .store
-            .get_reports(&[id])
-            .await?
-            .pop()
-            .ok_or(StoreError::NotFound(id))?)
+    /// Publishes the next snapshot with `updates`, stamped with the data version of the write
+    /// that stored them. The caller holds the writer lock and has just committed that write, so
+    /// the store's version is this write's (or, on a store shared by several instances, a later
+    /// one: unique either way).
+    async fn publish(&self, updates: &[ReportSummary]) -> Result<(), StoreError> {
+        let version = self.store.data_version().await?;
+        self.index
+            .publish(self.index.snapshot().with(updates, version));
+        Ok(())
     }
 
-    /// A page of reports, newest id first, and the cursor for the next page.
+    pub async fn report(&self, id: ReportId) -> Result<Report, ServiceError> {
+        let found = bounded(READ_TIMEOUT, "a read", self.store.get_reports(&[id]))
+            .await?
+            .pop();
+        match found {
+            Some(report) => Ok(report),
+            // Indexed, so stored: the store left it out because it could not read it.
+            None if self.snapshot().get(id).is_some() => Err(StoreError::Corrupt {
+                what: format!("report {id}"),
+                message: "stored but unreadable (see the store's log)".into(),
+            }
+            .into()),
+            None => Err(StoreError::NotFound(id).into()),
+        }
+    }
+
+    /// A page of report ids from `snapshot`, newest `created_at` first (then highest id), the
+    /// cursor for the next page, and the reports.
     pub async fn list(
         &self,
+        snapshot: &Snapshot,
         filter: &ReportFilter,
-        before: Option<ReportId>,
+        after: Option<Cursor>,
         limit: usize,
-    ) -> Result<(Vec<Report>, Option<ReportId>), ServiceError> {
-        let (ids, next) = self.snapshot().page(filter, before, limit);
-        Ok((self.store.get_reports(&ids).await?, next))
+    ) -> Result<(Vec<ReportId>, Option<Cursor>, Fetched), ServiceError> {
+        let (ids, next) = snapshot.page(filter, after, limit);
+        let fetched = self.fetch(&ids).await?;
+        Ok((ids, next, fetched))
     }
 
     /// Reports within `radius_m` of a point, nearest first, with distances in metres.
@@ -176,23 +269,38 @@ impl Hotspots {
         radius_m: f64,
         category: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<(Report, f64)>, ServiceError> {
+    ) -> Result<(Vec<(ReportId, f64)>, Fetched), ServiceError> {
         let snapshot = self.snapshot();
         let code = match category {
             Some(c) => match snapshot.category_code(c) {
                 Some(code) => Some(code),
-                None => return Ok(Vec::new()),
+                None => return Ok((Vec::new(), Fetched::default())),
             },
             None => None,
         };
         let hits = snapshot.nearby(lon, lat, radius_m, code, limit);
         let ids: Vec<ReportId> = hits.iter().map(|h| h.0).collect();
-        let reports = self.store.get_reports(&ids).await?;
-        Ok(reports
-            .into_iter()
-            .zip(hits)
-            .map(|(r, (_, d))| (r, d))
-            .collect())
+        let fetched = self.fetch(&ids).await?;
+        Ok((hits, fetched))
+    }
+
+    /// Reads reports by id, keyed by id (never paired by position: the store leaves out rows it
+    /// cannot read). A store out of reach is not an error here: the index can still answer.
+    async fn fetch(&self, ids: &[ReportId]) -> Result<Fetched, ServiceError> {
+        match bounded(READ_TIMEOUT, "a read", self.store.get_reports(ids)).await {
+            Ok(reports) => Ok(Fetched {
+                reports: reports.into_iter().map(|r| (r.id, r)).collect(),
+                store_unavailable: false,
+            }),
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(error = %e, "store unavailable; answering from the index");
+                Ok(Fetched {
+                    reports: HashMap::new(),
+                    store_unavailable: true,
+                })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Wards with their report counts (overdue as of now).
@@ -208,10 +316,8 @@ impl Hotspots {
         let set = WardSet::new(wards)?;
         let _writer = self.writer.lock().await;
         let changed = self.store.replace_wards(&set).await?;
-        let previous = self.index.snapshot();
-        let mut next =
-            load_snapshot(self.store.as_ref(), Arc::new(set), previous.projection).await?;
-        next.version = previous.version + 1;
+        let projection = self.index.snapshot().projection;
+        let next = load_snapshot(self.store.as_ref(), Arc::new(set), projection).await?;
         self.index.publish(next);
         Ok(changed)
     }
@@ -232,39 +338,42 @@ impl BulkWriter<'_> {
         let (outcome, fresh) = self.app.store_batch(reports).await?;
         self.pending.extend(fresh);
         if self.pending.len() >= Self::PUBLISH_EVERY {
-            self.publish();
+            self.publish().await?;
         }
         Ok(outcome)
     }
 
     /// Publishes what is stored but not yet indexed.
-    pub async fn finish(mut self) {
+    pub async fn finish(mut self) -> Result<(), ServiceError> {
         let _writer = self.app.writer.lock().await;
-        self.publish();
+        self.publish().await
     }
 
-    fn publish(&mut self) {
+    async fn publish(&mut self) -> Result<(), ServiceError> {
         if !self.pending.is_empty() {
-            let next = self.app.index.snapshot().with(&self.pending);
-            self.app.index.publish(next);
+            self.app.publish(&self.pending).await?;
             self.pending.clear();
         }
+        Ok(())
     }
 }
 
-/// Builds a snapshot from everything the store holds, chunk by chunk.
+/// Builds a snapshot from everything the store holds, chunk by chunk. The data version is read
+/// before the scan: the scan then sees at least every write up to it, and with one writer (the
+/// service, not serving yet, or holding the writer lock) exactly those.
 async fn load_snapshot(
     store: &dyn Store,
     wards: Arc<WardSet>,
     projection: LocalProjection,
 ) -> Result<Snapshot, StoreError> {
+    let version = store.data_version().await?;
     let started = std::time::Instant::now();
     let mut builder = SnapshotBuilder::new(wards);
     store
         .scan_summaries(&mut |chunk| builder.push(&chunk))
         .await?;
     let read_in = started.elapsed();
-    let snapshot = builder.finish(projection);
+    let snapshot = builder.finish(projection, version);
     tracing::debug!(?read_in, built_in = ?(started.elapsed() - read_in), "index built");
     Ok(snapshot)
 }

@@ -339,7 +339,7 @@ async fn a_file_of_the_previous_release_is_upgraded_in_place() {
             .await
             .expect("a setting")
             .as_deref(),
-        Some("2")
+        Some("3")
     );
     for (fid, contact) in [
         (1, Some("+84 OLD-CONTACT-00")),
@@ -467,7 +467,9 @@ async fn a_contact_left_by_a_crash_never_attaches_to_a_new_report() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("crash.gpkg");
     let city = hotspots::demo::generate(&CityProfile::hue());
-    let store = GeoPackageStore::open(&path).await.expect("a new GeoPackage");
+    let store = GeoPackageStore::open(&path)
+        .await
+        .expect("a new GeoPackage");
     let first = store
         .insert_reports(&[with_contact(city.reports[0].clone(), "kept")])
         .await
@@ -490,10 +492,20 @@ async fn a_contact_left_by_a_crash_never_attaches_to_a_new_report() {
     bare.reporter_contact = None;
     let next = store.insert_reports(&[bare]).await.expect("a report")[0].id();
     assert_eq!(next, first + 1);
-    assert_eq!(store.reporter_contact(next).await.expect("no contact"), None);
-    assert_eq!(store.reporter_contact(first + 2).await.expect("no contact"), None);
     assert_eq!(
-        store.reporter_contact(first).await.expect("a contact").as_deref(),
+        store.reporter_contact(next).await.expect("no contact"),
+        None
+    );
+    assert_eq!(
+        store.reporter_contact(first + 2).await.expect("no contact"),
+        None
+    );
+    assert_eq!(
+        store
+            .reporter_contact(first)
+            .await
+            .expect("a contact")
+            .as_deref(),
         Some(MARKER)
     );
     store.close().await;

@@ -1,8 +1,10 @@
 //! CSV import against real city exports in `../shared/data` (see each folder's PROVENANCE.md),
 //! plus a small inline file of broken rows.
 //!
-//! When the data folder is missing the real-data tests print SKIPPED and pass, except under
-//! `CI=true`, where they fail.
+//! When the data folder is missing the real-data tests show as ignored (the line before the run
+//! says which file is missing), except under `CI=true`, where they fail.
+
+mod common;
 
 use hotspots::config::CityProfile;
 use hotspots::ingest::csv::{ParsedRow, RejectReason, RowError, open_input, read_reports};
@@ -13,22 +15,23 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// The path of a shared data file, or `None` (after a loud notice) when the data is absent.
-fn shared_data(relative: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(relative);
-    if path.exists() {
-        return Some(path);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{} is missing: the real-data tests need ../shared/data",
-            path.display()
-        );
-    }
-    eprintln!("\n*** SKIPPED: {} is missing ***\n", path.display());
-    None
+const CHICAGO: &str = "chicago-311-potholes-2018/potholes_2018-12.csv.gz";
+const CHICAGO_WARDS: &str = "chicago-311-potholes-2018/chicago_wards_2015-2023.geojson.gz";
+const BOSTON: &str = "boston-311-animal-2013-2023/boston_311_animal_2013-2023.csv.gz";
+
+common::harness::tests! {
+    chicago_wards_from_points_agree_with_the_citys_own:
+        [Need::Data(CHICAGO), Need::Data(CHICAGO_WARDS)],
+    boston_reads_every_row_and_normalises_wards: [Need::Data(BOSTON)],
+    broken_rows_are_reported_with_their_line_and_reason,
+}
+
+/// The path of a shared data file; the runner has checked that it exists (list it as
+/// `Need::Data` of the test).
+fn shared_data(relative: &str) -> PathBuf {
+    let path = common::harness::shared_data(relative);
+    assert!(path.exists(), "{} is missing", path.display());
+    path
 }
 
 fn read_all(path: &Path) -> String {
@@ -68,14 +71,8 @@ fn reject_counts(rows: &[Result<ParsedRow, RowError>]) -> BTreeMap<&'static str,
     counts
 }
 
-#[test]
-fn chicago_wards_from_points_agree_with_the_citys_own() {
-    let (Some(csv), Some(wards_file)) = (
-        shared_data("chicago-311-potholes-2018/potholes_2018-12.csv.gz"),
-        shared_data("chicago-311-potholes-2018/chicago_wards_2015-2023.geojson.gz"),
-    ) else {
-        return;
-    };
+async fn chicago_wards_from_points_agree_with_the_citys_own() {
+    let (csv, wards_file) = (shared_data(CHICAGO), shared_data(CHICAGO_WARDS));
     let fields = WardFields {
         id: Some("District_N".into()),
         name: None,
@@ -126,12 +123,8 @@ fn chicago_wards_from_points_agree_with_the_citys_own() {
     );
 }
 
-#[test]
-fn boston_reads_every_row_and_normalises_wards() {
-    let Some(csv) = shared_data("boston-311-animal-2013-2023/boston_311_animal_2013-2023.csv.gz")
-    else {
-        return;
-    };
+async fn boston_reads_every_row_and_normalises_wards() {
+    let csv = shared_data(BOSTON);
     let mapping = Mapping::preset("boston").expect("preset");
     let profile = derive(&csv, &mapping, "boston", "Boston");
     let rows = parse(&csv, &mapping, &profile);
@@ -196,8 +189,7 @@ fn boston_reads_every_row_and_normalises_wards() {
     assert_eq!(first.source_ward.as_deref(), Some("14"));
 }
 
-#[test]
-fn broken_rows_are_reported_with_their_line_and_reason() {
+async fn broken_rows_are_reported_with_their_line_and_reason() {
     // Line 1 is the header; line 6 holds a quoted description spanning two physical lines.
     let csv = "\
 id,type,opened,closed,lat,lon,notes

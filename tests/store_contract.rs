@@ -6,35 +6,55 @@
 //! two parts with a hole) and reports built with the model's constructors.
 
 mod common;
+#[path = "store_contract/postgis_only.rs"]
+mod postgis_only;
+#[path = "store_contract/scan.rs"]
+mod scan;
 
 use chrono::{DateTime, TimeZone, Utc};
+use common::harness::{Case, Need};
 use geo_types::{LineString, MultiPolygon, Polygon};
 use hotspots::model::{
-    Lat, Lon, NewReport, Report, ReportId, Satisfaction, Status, StatusChange, Ward,
+    Lat, Lon, NewReport, RefusedChange, Report, ReportId, Satisfaction, Status, StatusChange, Ward,
 };
-use hotspots::store::{GeoPackageStore, Inserted, ReportSummary, Store, StoreError};
+use hotspots::store::{GeoPackageStore, Inserted, PostgisStore, ReportSummary, Store, StoreError};
 use hotspots::wards::WardSet;
+use scan::start_up_scan_hands_over_every_report_once;
 use serde_json::json;
 use std::time::Instant;
 
+/// Registers each case twice, as `geopackage::NAME` and `postgis::NAME` (the latter needs the
+/// PostGIS test database, see `common/harness.rs`), in `contract_cases()`.
 macro_rules! contract {
-    ($( $(#[$attr:meta])* $name:ident ),* $(,)?) => {
-        mod geopackage {
-            $( $(#[$attr])* #[tokio::test] async fn $name() {
-                super::on_geopackage(async |store: &dyn super::Store| super::$name(store).await)
-                    .await;
-            } )*
-        }
-        mod postgis {
-            $( $(#[$attr])* #[tokio::test] async fn $name() {
-                super::common::postgis::with_store(
-                    stringify!($name),
-                    async |store: &hotspots::store::PostgisStore| super::$name(store).await,
-                )
-                .await;
-            } )*
+    ($( $(#[ignore = $why:literal])? $name:ident ),* $(,)?) => {
+        fn contract_cases() -> Vec<Case> {
+            vec![$(
+                Case::new(concat!("geopackage::", stringify!($name)), vec![], || {
+                    on_geopackage(async |store: &dyn Store| $name(store).await)
+                })
+                $(.ignored($why))?,
+                Case::new(concat!("postgis::", stringify!($name)), vec![Need::Postgis], || {
+                    common::postgis::with_store(
+                        stringify!($name),
+                        async |store: &PostgisStore| $name(store).await,
+                    )
+                })
+                $(.ignored($why))?,
+            )*]
         }
     };
+}
+
+fn main() {
+    let mut cases = contract_cases();
+    cases.extend(postgis_only::cases());
+    // Tests of one store or of neither, as in `common::harness::tests!`: `name` or
+    // `name: [Need::Postgis]`.
+    cases.extend(common::harness::cases![]);
+    common::harness::run(
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", file!())),
+        cases,
+    );
 }
 
 contract! {
@@ -43,12 +63,15 @@ contract! {
     reinsert_returns_the_original_ids_and_stores_nothing,
     in_batch_repeats_are_duplicates_of_the_first,
     get_reports_keeps_the_asked_order_and_skips_unknown_ids,
-    every_field_round_trips,
+    every_field_round_trips_on_both_write_paths,
     reporter_contact_is_kept_apart,
     status_follows_the_workflow,
     replace_wards_reassigns_reports,
     summaries_match_reports,
-    #[ignore = "slow: a million reports; run with --ignored --nocapture to time bulk insert"]
+    start_up_scan_hands_over_every_report_once,
+    agency_and_satisfaction_change_without_a_status_move,
+    every_write_raises_the_data_version,
+    #[ignore = "slow: a million reports; run with --ignored to time bulk insert"]
     a_million_reports_in_one_batch,
 }
 
@@ -199,7 +222,7 @@ async fn one(store: &dyn Store, id: ReportId) -> Report {
 
 fn change(status: Status, at: DateTime<Utc>) -> StatusChange {
     StatusChange {
-        status,
+        status: Some(status),
         at,
         agency: None,
         satisfaction: None,
@@ -403,7 +426,9 @@ async fn get_reports_keeps_the_asked_order_and_skips_unknown_ids(store: &dyn Sto
     );
 }
 
-async fn every_field_round_trips(store: &dyn Store) {
+/// A small batch and a large one (PostGIS stores them by different statements: an `insert` and a
+/// `COPY`) keep every field alike.
+async fn every_field_round_trips_on_both_write_paths(store: &dyn Store) {
     let full = NewReport {
         source: "open311".into(),
         external_id: Some("SR-2024-000123".into()),
@@ -433,6 +458,30 @@ async fn every_field_round_trips(store: &dyn Store) {
     let ids = insert_new(store, &[full.clone(), bare.clone()]).await;
     let got = store.get_reports(&ids).await.expect("reading reports");
     assert_eq!(got, vec![expected(ids[0], &full), expected(ids[1], &bare)]);
+    assert_eq!(
+        store.reporter_contact(ids[0]).await.expect("contact"),
+        full.reporter_contact
+    );
+
+    let large: Vec<NewReport> = (0..200)
+        .map(|i| NewReport {
+            external_id: Some(format!("SR-2024-{i:06}-large")),
+            ..full.clone()
+        })
+        .chain([bare.clone()])
+        .collect();
+    let ids = insert_new(store, &large).await;
+    let got = store.get_reports(&ids).await.expect("reading reports");
+    let want: Vec<Report> = ids
+        .iter()
+        .zip(&large)
+        .map(|(&id, r)| expected(id, r))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        store.reporter_contact(ids[7]).await.expect("contact"),
+        full.reporter_contact
+    );
 }
 
 async fn reporter_contact_is_kept_apart(store: &dyn Store) {
@@ -511,7 +560,7 @@ async fn status_follows_the_workflow(store: &dyn Store) {
         .update_status(id, &change(Status::Received, at(3, 8, 0, 0)))
         .await;
     match illegal {
-        Err(StoreError::IllegalTransition { id: i, from, to }) => {
+        Err(StoreError::Refused(RefusedChange::IllegalMove { id: i, from, to })) => {
             assert_eq!((i, from, to), (id, Status::Resolved, Status::Received));
         }
         other => panic!("expected an illegal transition, got {other:?}"),
@@ -527,9 +576,11 @@ async fn status_follows_the_workflow(store: &dyn Store) {
         .await
         .expect("reopening");
     assert_eq!(
-        (reopened.status, reopened.resolved_at),
-        (Status::InProgress, None)
+        (reopened.status, reopened.resolved_at, reopened.satisfaction),
+        (Status::InProgress, None, None),
+        "reopening clears the resolution and its rating"
     );
+    assert_eq!(one(store, id).await, reopened);
 
     let missing = id + 1000;
     let unknown = store
@@ -623,6 +674,105 @@ async fn summaries_match_reports(store: &dyn Store) {
     let want: Vec<ReportSummary> = reports.iter().map(ReportSummary::from).collect();
     assert_eq!(summaries, want, "one summary per report, in id order");
     assert_eq!(summaries[1].resolved_at, Some(at(12, 10, 0, 42)));
+}
+
+async fn agency_and_satisfaction_change_without_a_status_move(store: &dyn Store) {
+    let id = insert_new(store, &[report(Some("P"), 107.581, 16.461)]).await[0];
+    let only = |agency: Option<&str>, satisfaction: Option<i64>, at| StatusChange {
+        status: None,
+        at,
+        agency: agency.map(str::to_string),
+        satisfaction: satisfaction.map(|s| Satisfaction::new(s).expect("1..5")),
+    };
+    // A change time finer than either store keeps: what comes back is what was stored.
+    let fine = at(1, 9, 0, 0) + chrono::Duration::nanoseconds(123_456_789);
+    let moved = store
+        .update_status(id, &only(Some("hepco"), None, fine))
+        .await
+        .expect("a new agency without a status move");
+    assert_eq!(
+        (moved.status, moved.agency.as_deref()),
+        (Status::Received, Some("hepco"))
+    );
+    assert!((moved.updated_at - fine).abs() < chrono::Duration::milliseconds(1));
+    assert_eq!(
+        one(store, id).await,
+        moved,
+        "the returned report is the stored one"
+    );
+
+    let early = store
+        .update_status(id, &only(None, Some(4), at(1, 10, 0, 0)))
+        .await;
+    assert!(
+        matches!(
+            early,
+            Err(StoreError::Refused(RefusedChange::NotResolved { id: i, status: Status::Received }))
+                if i == id
+        ),
+        "a rating of an unresolved report is refused: {early:?}"
+    );
+    assert_eq!(
+        one(store, id).await,
+        moved,
+        "a refused change stores nothing"
+    );
+
+    store
+        .update_status(id, &change(Status::Resolved, at(2, 8, 0, 0)))
+        .await
+        .expect("resolving");
+    let rated = store
+        .update_status(id, &only(None, Some(2), at(3, 8, 0, 0)))
+        .await
+        .expect("a late rating of a resolved report");
+    assert_eq!(
+        (rated.status, rated.satisfaction, rated.resolved_at),
+        (Status::Resolved, Some(2), Some(at(2, 8, 0, 0))),
+        "rating keeps the resolution time"
+    );
+    assert_eq!(one(store, id).await, rated);
+}
+
+async fn every_write_raises_the_data_version(store: &dyn Store) {
+    let version = async || {
+        store
+            .data_version()
+            .await
+            .expect("reading the data version")
+    };
+    let v0 = version().await;
+    assert_eq!(version().await, v0, "reading does not raise it");
+
+    store
+        .replace_wards(&ward_set(hue_wards()))
+        .await
+        .expect("storing wards");
+    let v1 = version().await;
+    assert!(v1 > v0, "wards: {v0} → {v1}");
+
+    let id = insert_new(store, &[report(Some("V"), 107.581, 16.461)]).await[0];
+    let v2 = version().await;
+    assert!(v2 > v1, "reports: {v1} → {v2}");
+
+    store
+        .update_status(id, &change(Status::Assigned, at(1, 9, 0, 0)))
+        .await
+        .expect("assigning");
+    let v3 = version().await;
+    assert!(v3 > v2, "status: {v2} → {v3}");
+
+    let refused = store
+        .update_status(id, &change(Status::Received, at(1, 9, 0, 0)))
+        .await;
+    assert!(refused.is_err());
+    assert_eq!(version().await, v3, "a refused change is no write");
+    assert_eq!(
+        store.get_reports(&[id]).await.expect("reading").len(),
+        1,
+        "reading is no write"
+    );
+    assert_eq!(version().await, v3);
 }
 
 async fn a_million_reports_in_one_batch(store: &dyn Store) {

@@ -1,14 +1,23 @@
 //! Extractors that answer bad requests in the API's own error format, not axum's plain text.
 
 use super::error::ApiError;
+use crate::model::InvalidValue;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::{StatusCode, header, request::Parts};
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use std::str::FromStr;
+use std::time::Duration;
 
 /// Largest request body the API reads.
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
+
+/// How long a request body may take to arrive, unless the server sets another [`BodyTimeout`].
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The body timeout in force, as a request extension set by the server loop.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub Duration);
 
 /// A JSON body (`application/json` or `application/geo+json`), read as a generic value so the
 /// ingest layer can name the field that is wrong.
@@ -31,7 +40,17 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 "content-type must be application/json or application/geo+json, got {content_type}"
             )));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+        let limit = req
+            .extensions()
+            .get::<BodyTimeout>()
+            .map_or(BODY_TIMEOUT, |t| t.0);
+        // A trickled or stalled body must not hold the connection (and its slot) for ever.
+        let read = tokio::time::timeout(limit, Bytes::from_request(req, state))
+            .await
+            .map_err(|_| ApiError::Timeout {
+                seconds: limit.as_secs().max(1),
+            })?;
+        let bytes = read.map_err(|r| {
             if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::TooLarge {
                     limit_bytes: BODY_LIMIT_BYTES,
@@ -83,16 +102,90 @@ impl<S: Send + Sync> FromRequestParts<S> for TextPath {
     }
 }
 
-/// Query parameters; unknown names are refused (a typo should not silently widen a filter).
+/// A query's parameters, read by name: each a 422 naming the parameter when it is wrong.
+pub trait FromQuery: Sized {
+    fn from_query(query: &mut QueryParams) -> Result<Self, InvalidValue>;
+}
+
+/// Query parameters; unknown names are refused (a typo should not silently widen a filter), each
+/// error names its parameter in `details.field`.
 pub struct Params<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+impl<T: FromQuery, S: Send + Sync> FromRequestParts<S> for Params<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Query::<T>::from_request_parts(parts, state)
+        let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
-            .map(|Query(v)| Params(v))
-            .map_err(|r| ApiError::bad_request(r.body_text()))
+            .map_err(|r| ApiError::bad_request(r.body_text()))?;
+        let mut query = QueryParams::new(pairs);
+        let value = T::from_query(&mut query)?;
+        query.finish()?;
+        Ok(Params(value))
+    }
+}
+
+/// The query string as name/value pairs; [`FromQuery`] takes the names it knows, and
+/// [`QueryParams::finish`] refuses whatever is left.
+pub struct QueryParams {
+    pairs: Vec<(String, String)>,
+    known: Vec<&'static str>,
+}
+
+impl QueryParams {
+    pub fn new(pairs: Vec<(String, String)>) -> Self {
+        Self {
+            pairs,
+            known: Vec::new(),
+        }
+    }
+
+    /// The parameter's text, if given (once; twice is an error).
+    pub fn text(&mut self, name: &'static str) -> Result<Option<String>, InvalidValue> {
+        self.known.push(name);
+        let mut found = self.pairs.iter().filter(|(k, _)| k == name);
+        let (first, again) = (found.next().map(|(_, v)| v.clone()), found.next());
+        if again.is_some() {
+            return Err(InvalidValue::new(name, "given more than once"));
+        }
+        self.pairs.retain(|(k, _)| k != name);
+        Ok(first)
+    }
+
+    /// The parameter parsed as `T`; `expected` says what it must be ("an integer 1..500").
+    pub fn parse<T: FromStr>(
+        &mut self,
+        name: &'static str,
+        expected: &str,
+    ) -> Result<Option<T>, InvalidValue> {
+        match self.text(name)? {
+            None => Ok(None),
+            Some(text) => {
+                text.trim().parse().map(Some).map_err(|_| {
+                    InvalidValue::new(name, format!("must be {expected}, not {text:?}"))
+                })
+            }
+        }
+    }
+
+    /// Like [`parse`](Self::parse), for a parameter that must be given.
+    pub fn required<T: FromStr>(
+        &mut self,
+        name: &'static str,
+        expected: &str,
+    ) -> Result<T, InvalidValue> {
+        self.parse(name, expected)?
+            .ok_or_else(|| InvalidValue::new(name, format!("required: {expected}")))
+    }
+
+    /// Refuses the first parameter no one asked for; `details.field` is its name.
+    pub fn finish(self) -> Result<(), ApiError> {
+        match self.pairs.into_iter().next() {
+            None => Ok(()),
+            Some((name, _)) => Err(ApiError::Invalid {
+                message: format!("unknown query parameter; known: {}", self.known.join(", ")),
+                field: name,
+            }),
+        }
     }
 }

@@ -1,10 +1,51 @@
 //! Reports and wards as GeoJSON (RFC 7946). The reporter's contact is never written here.
 
-use crate::index::{Snapshot, WardCounts};
+use crate::index::{Entry, Snapshot, WardCounts};
 use crate::model::Report;
 use crate::wards::{WardIx, multipolygon_json};
-use chrono::Utc;
+use axum::Json;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+
+/// A GeoJSON document, sent as `application/geo+json` (RFC 7946, section 12).
+pub struct GeoJson(pub Value);
+
+impl IntoResponse for GeoJson {
+    fn into_response(self) -> Response {
+        (
+            [(header::CONTENT_TYPE, "application/geo+json")],
+            Json(self.0),
+        )
+            .into_response()
+    }
+}
+
+/// A report as the index holds it (place, category, status, ward, agency, creation time), for
+/// answers given while the store is out of reach; `"partial": true` says the rest is missing.
+pub fn entry_feature(e: &Entry, snapshot: &Snapshot, distance_m: Option<f64>) -> Value {
+    let ward = e.ward().map(|ix| snapshot.wards.get(ix));
+    let mut props = json!({
+        "id": e.id,
+        "category": snapshot.category_name(e.category),
+        "ward": ward.map(|w| &w.code),
+        "ward_name": ward.map(|w| &w.name),
+        "agency": snapshot.agency_name(e.agency),
+        "status": e.status,
+        "created_at": DateTime::<Utc>::from_timestamp_millis(e.created_ms),
+        "partial": true,
+    });
+    if let (Some(d), Some(map)) = (distance_m, props.as_object_mut()) {
+        map.insert("distance_m".into(), json!((d * 10.0).round() / 10.0));
+    }
+    json!({
+        "type": "Feature",
+        "id": e.id,
+        "geometry": { "type": "Point", "coordinates": [e.lon, e.lat] },
+        "properties": props,
+    })
+}
 
 /// A report as a GeoJSON Feature; `distance_m` is added for nearby searches.
 pub fn report_feature(r: &Report, snapshot: &Snapshot, distance_m: Option<f64>) -> Value {
@@ -13,10 +54,7 @@ pub fn report_feature(r: &Report, snapshot: &Snapshot, distance_m: Option<f64>) 
         .as_deref()
         .and_then(|c| snapshot.wards.index_of(c))
         .map(|i| snapshot.wards.get(i).name.clone());
-    let overdue = r.status.is_open() && r.due_at.is_some_and(|d| d < Utc::now())
-        || r.resolved_at
-            .zip(r.due_at)
-            .is_some_and(|(done, due)| done > due);
+    let overdue = r.is_overdue_at(Utc::now());
     let mut props = json!({
         "id": r.id,
         "source": r.source,
@@ -69,6 +107,7 @@ pub fn ward_feature(snapshot: &Snapshot, ix: WardIx, counts: WardCounts) -> Valu
             "report_count": counts.total,
             "open_count": counts.open,
             "overdue_count": counts.overdue,
+            "open_overdue_count": counts.open_overdue,
             "neighbours": neighbours,
         },
     })

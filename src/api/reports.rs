@@ -2,17 +2,18 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{IdPath, JsonBody, Params};
-use super::features::{collection, report_feature};
-use crate::index::{ReportFilter, Snapshot};
+use super::etag::Tag;
+use super::extract::{FromQuery, IdPath, JsonBody, Params, QueryParams};
+use super::features::{GeoJson, collection, entry_feature, report_feature};
+use crate::index::{Cursor, ReportFilter, Snapshot};
 use crate::ingest::json::{report_from_json, status_change_from_json};
-use crate::model::{Bbox4326, InvalidValue, Lat, Lon, Status};
+use crate::model::{Bbox4326, InvalidValue, Lat, Lon, ReportId, Status};
+use crate::service::Fetched;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub async fn create(
@@ -46,20 +47,27 @@ pub async fn update(
     State(app): State<AppState>,
     IdPath(id): IdPath,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<GeoJson, ApiError> {
     let change = status_change_from_json(&body, app.profile(), Utc::now())?;
     let report = app.change_status(id, &change).await?;
-    Ok(Json(report_feature(&report, &app.snapshot(), None)))
+    Ok(GeoJson(report_feature(&report, &app.snapshot(), None)))
 }
 
-pub async fn get(State(app): State<AppState>, IdPath(id): IdPath) -> Result<Json<Value>, ApiError> {
+pub async fn get(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    IdPath(id): IdPath,
+) -> Result<Response, ApiError> {
+    let snapshot = app.snapshot();
     let report = app.report(id).await?;
-    Ok(Json(report_feature(&report, &app.snapshot(), None)))
+    let tag = Tag::for_reports(snapshot.version, [&report]);
+    Ok(tag.answer(&headers, || {
+        GeoJson(report_feature(&report, &snapshot, None))
+    }))
 }
 
 /// Query of `GET /api/v1/reports`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct ListParams {
     bbox: Option<String>,
     ward: Option<String>,
@@ -68,31 +76,82 @@ pub struct ListParams {
     from: Option<String>,
     to: Option<String>,
     limit: Option<usize>,
-    cursor: Option<i64>,
+    /// Opaque: the `next_cursor` of the previous page ([`Cursor::token`]).
+    cursor: Option<String>,
+}
+
+impl FromQuery for ListParams {
+    fn from_query(q: &mut QueryParams) -> Result<Self, InvalidValue> {
+        Ok(Self {
+            bbox: q.text("bbox")?,
+            ward: q.text("ward")?,
+            category: q.text("category")?,
+            status: q.text("status")?,
+            from: q.text("from")?,
+            to: q.text("to")?,
+            limit: q.parse("limit", "an integer 1..10000")?,
+            cursor: q.parse("cursor", "the next_cursor of a previous page")?,
+        })
+    }
 }
 
 pub async fn list(
     State(app): State<AppState>,
+    headers: HeaderMap,
     Params(p): Params<ListParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let snapshot = app.snapshot();
     let limit = p.limit.unwrap_or(100);
     if !(1..=10_000).contains(&limit) {
-        return Err(InvalidValue::new("limit", "limit must be 1..10000").into());
+        return Err(InvalidValue::new("limit", "must be an integer 1..10000").into());
     }
+    let cursor = p.cursor.as_deref().map(Cursor::parse).transpose()?;
     let filter = filter_of(&p, &snapshot, &app)?;
-    let (reports, next) = app.list(&filter, p.cursor, limit).await?;
-    let features = reports
+    let (ids, next, fetched) = app.list(&snapshot, &filter, cursor, limit).await?;
+    let tag = Tag::for_reports(snapshot.version, fetched.reports.values());
+    Ok(tag.answer(&headers, || {
+        let hits: Vec<(ReportId, Option<f64>)> = ids.iter().map(|&id| (id, None)).collect();
+        let (features, mut extra) = features_of(&hits, &fetched, &snapshot);
+        let next = next.map(|c| c.token());
+        let links = next.as_deref().map_or_else(Vec::new, |c| {
+            vec![json!({ "rel": "next", "href": next_href(&p, c) })]
+        });
+        extra.insert("next_cursor".into(), json!(next));
+        extra.insert("links".into(), json!(links));
+        GeoJson(collection(features, Value::Object(extra)))
+    }))
+}
+
+/// Features for the hits, in order, from the store's reports; from the index alone when the store
+/// is out of reach (`"partial": true` then). Rows the store could not read are left out and
+/// listed under `unreadable` (the store logged why), so one bad row never fails a page.
+fn features_of(
+    hits: &[(ReportId, Option<f64>)],
+    fetched: &Fetched,
+    snapshot: &Snapshot,
+) -> (Vec<Value>, serde_json::Map<String, Value>) {
+    let features = hits
         .iter()
-        .map(|r| report_feature(r, &snapshot, None))
+        .filter_map(|&(id, d)| match fetched.reports.get(&id) {
+            Some(r) => Some(report_feature(r, snapshot, d)),
+            None if fetched.store_unavailable => {
+                snapshot.get(id).map(|e| entry_feature(e, snapshot, d))
+            }
+            None => None,
+        })
         .collect();
-    let links = next.map_or_else(Vec::new, |c| {
-        vec![json!({ "rel": "next", "href": next_href(&p, c) })]
-    });
-    Ok(Json(collection(
-        features,
-        json!({ "next_cursor": next, "links": links }),
-    )))
+    let mut extra = serde_json::Map::new();
+    let unreadable = fetched.unreadable(hits.iter().map(|h| h.0));
+    if !unreadable.is_empty() {
+        extra.insert("unreadable".into(), json!(unreadable));
+    }
+    if fetched.store_unavailable {
+        extra.insert(
+            "partial".into(),
+            json!("the store is not reachable: reports carry only what the index holds"),
+        );
+    }
+    (features, extra)
 }
 
 fn filter_of(
@@ -116,21 +175,35 @@ fn filter_of(
             Some(snapshot.category_code(c).unwrap_or(u16::MAX))
         }
     };
+    let from_s = p
+        .from
+        .as_deref()
+        .map(|t| time_param(t, "from", zone))
+        .transpose()?;
+    let to_s =
+        p.to.as_deref()
+            .map(|t| time_param(t, "to", zone))
+            .transpose()?;
+    if let (Some(from), Some(to)) = (from_s, to_s)
+        && from > to
+    {
+        return Err(InvalidValue::new(
+            "from",
+            format!(
+                "from ({}) is after to ({})",
+                p.from.as_deref().unwrap_or_default(),
+                p.to.as_deref().unwrap_or_default()
+            ),
+        )
+        .into());
+    }
     Ok(ReportFilter {
         bbox: p.bbox.as_deref().map(Bbox4326::parse).transpose()?,
         ward,
         category,
         status: p.status.as_deref().map(Status::parse).transpose()?,
-        from_s: p
-            .from
-            .as_deref()
-            .map(|t| time_param(t, "from", zone))
-            .transpose()?,
-        to_s: p
-            .to
-            .as_deref()
-            .map(|t| time_param(t, "to", zone))
-            .transpose()?,
+        from_s,
+        to_s,
     })
 }
 
@@ -164,7 +237,7 @@ fn time_param(text: &str, field: &'static str, zone: chrono_tz::Tz) -> Result<i6
         })
 }
 
-fn next_href(p: &ListParams, cursor: i64) -> String {
+fn next_href(p: &ListParams, cursor: &str) -> String {
     let mut pairs: Vec<(&str, String)> = Vec::new();
     for (k, v) in [
         ("bbox", &p.bbox),
@@ -201,8 +274,7 @@ fn encode(v: &str) -> String {
 }
 
 /// Query of `GET /api/v1/reports/nearby`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct NearbyParams {
     lon: f64,
     lat: f64,
@@ -211,31 +283,45 @@ pub struct NearbyParams {
     limit: Option<usize>,
 }
 
+impl FromQuery for NearbyParams {
+    fn from_query(q: &mut QueryParams) -> Result<Self, InvalidValue> {
+        Ok(Self {
+            lon: q.required("lon", "a longitude in degrees")?,
+            lat: q.required("lat", "a latitude in degrees")?,
+            radius_m: q.parse("radius_m", "a distance in metres within (0, 5000]")?,
+            category: q.text("category")?,
+            limit: q.parse("limit", "an integer 1..500")?,
+        })
+    }
+}
+
 pub async fn nearby(
     State(app): State<AppState>,
+    headers: HeaderMap,
     Params(p): Params<NearbyParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let (lon, lat) = (Lon::new(p.lon)?, Lat::new(p.lat)?);
     let radius_m = p.radius_m.unwrap_or(100.0);
     if !(radius_m > 0.0 && radius_m <= 5000.0) {
-        return Err(
-            InvalidValue::new("radius_m", "radius_m must be within (0, 5000] metres").into(),
-        );
+        return Err(InvalidValue::new("radius_m", "must be within (0, 5000] metres").into());
     }
     let limit = p.limit.unwrap_or(20);
     if !(1..=500).contains(&limit) {
-        return Err(InvalidValue::new("limit", "limit must be 1..500").into());
+        return Err(InvalidValue::new("limit", "must be an integer 1..500").into());
     }
     if let Some(c) = p.category.as_deref() {
         known_category(&app, c)?;
     }
     let snapshot = app.snapshot();
-    let found = app
+    let (hits, fetched) = app
         .nearby(lon.get(), lat.get(), radius_m, p.category.as_deref(), limit)
         .await?;
-    let features = found
-        .iter()
-        .map(|(r, d)| report_feature(r, &snapshot, Some(*d)))
-        .collect();
-    Ok(Json(collection(features, json!({ "radius_m": radius_m }))))
+    let tag = Tag::for_reports(snapshot.version, fetched.reports.values());
+    Ok(tag.answer(&headers, || {
+        let hits: Vec<(ReportId, Option<f64>)> =
+            hits.into_iter().map(|(id, d)| (id, Some(d))).collect();
+        let (features, mut extra) = features_of(&hits, &fetched, &snapshot);
+        extra.insert("radius_m".into(), json!(radius_m));
+        GeoJson(collection(features, Value::Object(extra)))
+    }))
 }

@@ -10,11 +10,11 @@
 mod query;
 mod segment;
 
-pub use query::{ReportFilter, WardCounts};
+pub use query::{Cursor, ReportFilter, WardCounts};
 pub use segment::Entry;
 
+use crate::model::ReportSummary;
 use crate::projection::LocalProjection;
-use crate::store::ReportSummary;
 use crate::wards::WardSet;
 use arc_swap::ArcSwap;
 use segment::Segment;
@@ -47,7 +47,9 @@ impl Vocabulary {
 /// One consistent view of all reports.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    /// Rises by one with every applied write; caches and ETags key on it.
+    /// The store's data version of the last write this snapshot includes
+    /// (`Store::data_version`, kept with the data): it never repeats across restarts or instances, so
+    /// caches and ETags key on it.
     pub version: u64,
     pub wards: Arc<WardSet>,
     pub projection: LocalProjection,
@@ -58,19 +60,21 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Builds a snapshot from summaries (any order).
+    /// Builds a snapshot from summaries (any order), stamped with the store's data `version`.
     pub fn build(
         wards: Arc<WardSet>,
         projection: LocalProjection,
         summaries: Vec<ReportSummary>,
+        version: u64,
     ) -> Self {
         let mut builder = SnapshotBuilder::new(wards);
         builder.push(&summaries);
-        builder.finish(projection)
+        builder.finish(projection, version)
     }
 
-    /// The next snapshot, with these reports added or updated.
-    pub fn with(&self, updates: &[ReportSummary]) -> Self {
+    /// The next snapshot, with these reports added or updated by the write that made the store's
+    /// data `version`.
+    pub fn with(&self, updates: &[ReportSummary], version: u64) -> Self {
         let mut categories = (*self.categories).clone();
         let mut agencies = (*self.agencies).clone();
         let mut fresh: Vec<Entry> = updates
@@ -105,7 +109,7 @@ impl Snapshot {
             (self.base.clone(), recent)
         };
         Self {
-            version: self.version + 1,
+            version,
             wards: self.wards.clone(),
             projection: self.projection,
             categories: Arc::new(categories),
@@ -138,12 +142,11 @@ impl Snapshot {
 
     /// Every report's entry, each once (the newest copy), in no particular order.
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
-        let recent = &self.recent.entries;
         self.base
             .entries
             .iter()
-            .filter(move |e| !contains(recent, e.id))
-            .chain(recent.iter())
+            .filter(|e| !self.recent.contains(e.id))
+            .chain(self.recent.entries.iter())
     }
 
     pub fn get(&self, id: i64) -> Option<&Entry> {
@@ -178,10 +181,12 @@ impl SnapshotBuilder {
         );
     }
 
-    pub fn finish(self, projection: LocalProjection) -> Snapshot {
+    /// The snapshot of everything pushed, stamped with the store's data `version` as read before
+    /// the scan began.
+    pub fn finish(self, projection: LocalProjection, version: u64) -> Snapshot {
         let ward_count = self.wards.len();
         Snapshot {
-            version: 1,
+            version,
             base: Arc::new(Segment::new(self.entries, &projection, ward_count)),
             recent: Arc::new(Segment::new(Vec::new(), &projection, ward_count)),
             wards: self.wards,
@@ -192,6 +197,7 @@ impl SnapshotBuilder {
     }
 }
 
+/// Whether `sorted` (by id) holds `id`.
 fn contains(sorted: &[Entry], id: i64) -> bool {
     sorted.binary_search_by_key(&id, |e| e.id).is_ok()
 }

@@ -117,9 +117,11 @@ pub fn status_change_from_json(
             format!("unknown field {unknown:?}; allowed: status, agency, satisfaction"),
         ));
     }
-    let status = Status::parse(
-        &text(object, "status")?.ok_or_else(|| InvalidValue::new("status", "required"))?,
-    )?;
+    // Each field may come alone (a new agency, a late rating); the rules are the model's
+    // (`Report::apply_change`).
+    let status = text(object, "status")?
+        .map(|s| Status::parse(&s))
+        .transpose()?;
     let agency = text(object, "agency")?;
     if let Some(a) = &agency
         && !profile.agencies.is_empty()
@@ -133,6 +135,12 @@ pub fn status_change_from_json(
             InvalidValue::new("satisfaction", "must be an integer 1..5")
         })?)?),
     };
+    if status.is_none() && agency.is_none() && satisfaction.is_none() {
+        return Err(InvalidValue::new(
+            "body",
+            "nothing to change: give at least one of status, agency, satisfaction",
+        ));
+    }
     Ok(crate::model::StatusChange {
         status,
         at: now,

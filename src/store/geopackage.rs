@@ -5,6 +5,7 @@ mod private;
 mod rtree;
 mod scan;
 mod schema;
+mod version;
 mod wards;
 
 use super::rows::ReportRow;
@@ -271,8 +272,13 @@ impl Store for GeoPackageStore {
                 .await
                 .context("reading reports")?
             {
-                let report = report_from_row(&row)?.into_report()?;
-                by_id.insert(report.id, report);
+                // As on PostGIS: an unreadable row (QGIS may edit the file) fails no page.
+                match report_from_row(&row).and_then(ReportRow::into_report) {
+                    Ok(report) => {
+                        by_id.insert(report.id, report);
+                    }
+                    Err(e) => super::rows::log_unreadable(row.try_get("fid").ok(), &e),
+                }
             }
         }
         Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
@@ -303,8 +309,11 @@ impl Store for GeoPackageStore {
         .execute(&mut *tx)
         .await
         .context("updating a status")?;
+        version::bump(&mut tx).await?;
+        // The row as stored: times at the file's millisecond resolution.
+        let stored = Self::report_in(&mut tx, id).await?;
         schema::commit_write(tx).await?;
-        Ok(report)
+        Ok(stored)
     }
 
     async fn summaries(&self) -> Result<Vec<ReportSummary>, StoreError> {
@@ -327,6 +336,10 @@ impl Store for GeoPackageStore {
             .await
             .context("counting reports")?;
         Ok(n as u64)
+    }
+
+    async fn data_version(&self) -> Result<u64, StoreError> {
+        version::read(&self.pool).await
     }
 
     async fn reporter_contact(&self, id: ReportId) -> Result<Option<String>, StoreError> {

@@ -89,6 +89,10 @@ create table ward (
 -- Settings that travel with the data (the city profile, the schema version); not a layer.
 create table hotspots_setting (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
+-- The data version (`version.rs`); not a layer.
+create table hotspots_sequence (name text primary key, value integer not null);
+insert into hotspots_sequence (name, value) values ('data_version', 0);
+
 insert into gpkg_contents (table_name, data_type, identifier, description, srs_id) values
   ('report', 'features', 'report', 'Citizen reports (field reports / 311 requests)', 4326),
   ('ward', 'features', 'ward', 'Ward boundaries', 4326);

@@ -13,7 +13,9 @@ pub use crate::wkb;
 pub use geopackage::{GeoPackageStore, private_path};
 pub use postgis::PostgisStore;
 
-use crate::model::{NewReport, Report, ReportId, Status, StatusChange, Ward};
+pub use crate::model::ReportSummary;
+
+use crate::model::{NewReport, RefusedChange, Report, ReportId, StatusChange, Ward};
 use crate::wards::WardSet;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -33,12 +35,38 @@ pub enum StoreError {
     Corrupt { what: String, message: String },
     #[error("report {0} does not exist")]
     NotFound(ReportId),
-    #[error("report {id} is {from}; it cannot become {to}")]
-    IllegalTransition {
-        id: ReportId,
-        from: Status,
-        to: Status,
-    },
+    /// The change conflicts with the report's state (an illegal status move, a rating of a
+    /// report that is not resolved).
+    #[error(transparent)]
+    Refused(#[from] RefusedChange),
+}
+
+impl StoreError {
+    /// Whether the database is out of reach or too slow right now (trying again later may work),
+    /// as opposed to a fault in a query or in stored data.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database { source, .. } => unavailable(source),
+            _ => false,
+        }
+    }
+}
+
+fn unavailable(e: &sqlx::Error) -> bool {
+    use sqlx::Error as E;
+    match e {
+        E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Tls(_) => true,
+        E::Database(db) => db.code().is_some_and(|code| {
+            // PostgreSQL: connection exceptions (08…), shut down or starting (57P0x), too many
+            // connections, a statement timeout or cancel, a serialisation failure or deadlock.
+            // SQLite: busy or locked (extended codes keep the primary code in the low byte).
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || ["53300", "57014", "40001", "40P01"].contains(&code.as_ref())
+                || code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
+        }),
+        _ => false,
+    }
 }
 
 /// Attaches what the store was doing to a sqlx error.
@@ -69,38 +97,6 @@ impl Inserted {
     }
 }
 
-/// The few fields of a report the in-memory index holds; the rest stays in the store.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReportSummary {
-    pub id: ReportId,
-    pub lon: f64,
-    pub lat: f64,
-    pub ward: Option<String>,
-    pub category: String,
-    pub agency: Option<String>,
-    pub status: Status,
-    pub created_at: DateTime<Utc>,
-    pub due_at: Option<DateTime<Utc>>,
-    pub resolved_at: Option<DateTime<Utc>>,
-}
-
-impl From<&Report> for ReportSummary {
-    fn from(r: &Report) -> Self {
-        Self {
-            id: r.id,
-            lon: r.lon,
-            lat: r.lat,
-            ward: r.ward.clone(),
-            category: r.category.clone(),
-            agency: r.agency.clone(),
-            status: r.status,
-            created_at: r.created_at,
-            due_at: r.due_at,
-            resolved_at: r.resolved_at,
-        }
-    }
-}
-
 /// The storage contract both stores keep; `tests/store_contract.rs` holds them to it.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -123,11 +119,12 @@ pub trait Store: Send + Sync + 'static {
     /// are not stored again. The result has one entry per input, in input order.
     async fn insert_reports(&self, reports: &[NewReport]) -> Result<Vec<Inserted>, StoreError>;
 
-    /// The reports with these ids, in the order asked; unknown ids are left out.
+    /// The reports with these ids, in the order asked; unknown ids are left out, and so are
+    /// stored rows that cannot be read back (each logged), so one bad row fails no page.
     async fn get_reports(&self, ids: &[ReportId]) -> Result<Vec<Report>, StoreError>;
 
-    /// Applies a status change if the workflow allows it, setting `resolved_at` on resolution and
-    /// clearing it on reopening. Returns the updated report.
+    /// Applies an operator's change (a status move and/or agency and satisfaction) by the
+    /// model's rules ([`Report::apply_change`]) in one transaction. Returns the updated report.
     async fn update_status(
         &self,
         id: ReportId,
@@ -149,6 +146,14 @@ pub trait Store: Send + Sync + 'static {
 
     async fn count_reports(&self) -> Result<u64, StoreError>;
 
+    /// The data version: the number of the last committed write. Every write of reports or
+    /// wards (`insert_reports`, `update_status`, `replace_wards`; settings are not data it covers)
+    /// raises it in its own transaction, and it is kept with the data, so it never repeats across
+    /// restarts, nor across instances sharing one store; a store nobody wrote to has version 0. It
+    /// rises but need not rise by one. The index stamps each snapshot with the version of the last
+    /// write it includes; caches and ETags key on it.
+    async fn data_version(&self) -> Result<u64, StoreError>;
+
     /// Flushes and closes; the store is not used afterwards.
     async fn close(&self) {}
 
@@ -156,29 +161,9 @@ pub trait Store: Send + Sync + 'static {
     async fn reporter_contact(&self, id: ReportId) -> Result<Option<String>, StoreError>;
 }
 
-/// Applies `change` to `report` as both stores do, or says why it may not.
+/// Applies `change` to `report` by the model's rules ([`Report::apply_change`]).
 pub(crate) fn apply_change(report: &mut Report, change: &StatusChange) -> Result<(), StoreError> {
-    if !report.status.can_become(change.status) {
-        return Err(StoreError::IllegalTransition {
-            id: report.id,
-            from: report.status,
-            to: change.status,
-        });
-    }
-    report.status = change.status;
-    report.updated_at = change.at;
-    report.resolved_at = match change.status {
-        Status::Resolved => Some(change.at),
-        Status::Rejected => report.resolved_at,
-        _ => None,
-    };
-    if let Some(agency) = &change.agency {
-        report.agency = Some(agency.clone());
-    }
-    if let Some(s) = change.satisfaction {
-        report.satisfaction = Some(s.get());
-    }
-    Ok(())
+    Ok(report.apply_change(change)?)
 }
 
 /// Timestamps are stored as UTC text `YYYY-MM-DDTHH:MM:SS.sssZ`, GeoPackage's DATETIME format.
@@ -193,4 +178,25 @@ pub(crate) fn parse_time(text: &str, what: &str) -> Result<DateTime<Utc>, StoreE
             what: what.to_string(),
             message: format!("{text:?}: {e}"),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database(source: sqlx::Error) -> StoreError {
+        StoreError::Database {
+            context: "reading reports",
+            source,
+        }
+    }
+
+    #[test]
+    fn an_unreachable_database_is_unavailable_and_a_failing_query_is_not() {
+        assert!(database(sqlx::Error::PoolTimedOut).is_unavailable());
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(database(sqlx::Error::Io(refused)).is_unavailable());
+        assert!(!database(sqlx::Error::ColumnNotFound("x".into())).is_unavailable());
+        assert!(!StoreError::NotFound(1).is_unavailable());
+    }
 }

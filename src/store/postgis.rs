@@ -11,6 +11,7 @@ mod scan;
 mod staging;
 #[cfg(test)]
 mod tests;
+mod unnest;
 mod wards;
 
 use super::rows::{self, ReportRow};
@@ -24,6 +25,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, Postgres, Row, SqlStr};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a query waits for a connection (sqlx's default is 30 s). When the server is down
+/// every request would hang that long; failing at once lets the API answer 503 and a client retry.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The report columns [`report_from_row`] reads, as one literal so queries stay `&'static str`.
 macro_rules! report_columns {
@@ -53,6 +59,11 @@ fn migrator() -> Migrator {
             2,
             "settings",
             include_str!("../../migrations/0002_settings.sql"),
+        ),
+        migration(
+            3,
+            "data version",
+            include_str!("../../migrations/0003_data_version.sql"),
         ),
     ])
 }
@@ -103,8 +114,27 @@ impl PostgisStore {
     }
 
     async fn open(options: PgConnectOptions) -> Result<Self, StoreError> {
+        // One connection on its own first: when the server is out of reach its error says why
+        // ("connection refused"), where the pool's would only say that it timed out.
+        match tokio::time::timeout(
+            Duration::from_secs(10),
+            PgConnection::connect_with(&options),
+        )
+        .await
+        {
+            Ok(probe) => {
+                let _ = probe.context("connecting to PostgreSQL")?.close().await;
+            }
+            Err(_) => {
+                return Err(setup_error(
+                    "connecting to PostgreSQL",
+                    "the server did not answer within 10 s".into(),
+                ));
+            }
+        }
         let pool = PgPoolOptions::new()
             .max_connections(8)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await
             .context("connecting to PostgreSQL")?;
@@ -245,8 +275,14 @@ impl Store for PostgisStore {
         .bind(ids)
         .fetch(&self.pool);
         while let Some(row) = rows.try_next().await.context("reading reports")? {
-            let report = report_from_row(&row)?.into_report()?;
-            by_id.insert(report.id, report);
+            // One unreadable row must not fail every page that holds it: it is left out, and
+            // logged here with its id and what is wrong.
+            match report_from_row(&row).and_then(ReportRow::into_report) {
+                Ok(report) => {
+                    by_id.insert(report.id, report);
+                }
+                Err(e) => rows::log_unreadable(row.try_get("id").ok(), &e),
+            }
         }
         Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
     }
@@ -332,6 +368,18 @@ impl Store for PostgisStore {
             .await
             .context("counting reports")?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The last value drawn from the `hotspots_data_version` sequence (see its migration), or 0
+    /// when no write has drawn one yet.
+    async fn data_version(&self) -> Result<u64, StoreError> {
+        let v: i64 = sqlx::query_scalar(
+            "select case when is_called then last_value else 0 end from hotspots_data_version",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .context("reading the data version")?;
+        Ok(u64::try_from(v).unwrap_or(0))
     }
 
     async fn reporter_contact(&self, id: ReportId) -> Result<Option<String>, StoreError> {

@@ -25,6 +25,11 @@ pub(crate) struct ReportRow {
     pub attributes: String,
 }
 
+/// Logs a stored report that cannot be read back (stores leave it out of what they return).
+pub(crate) fn log_unreadable(id: Option<i64>, error: &StoreError) {
+    tracing::error!(report = ?id, %error, "a stored report is unreadable; left out");
+}
+
 pub(crate) fn status(text: &str, id: i64) -> Result<Status, StoreError> {
     Status::parse(text).map_err(|e| StoreError::Corrupt {
         what: format!("report {id} status"),

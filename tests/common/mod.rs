@@ -2,4 +2,6 @@
 //! part of it, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod harness;
+pub mod oracle;
 pub mod postgis;

@@ -1,8 +1,9 @@
-//! A fresh PostGIS schema per test, or a loud skip when no PostGIS database is reachable.
+//! A fresh PostGIS schema per test.
 //!
 //! The database comes from `HOTSPOTS_TEST_DATABASE_URL` (default [`DEFAULT_URL`]); it needs the
 //! postgis extension (`create extension postgis`, run once by a superuser). When it is missing,
-//! tests fail under `CI=true` and are skipped, with a message on stderr, elsewhere.
+//! the runner (`harness.rs`, `Need::Postgis`) shows the tests as ignored, or fails them under
+//! `CI=true`.
 
 use futures_util::FutureExt;
 use hotspots::store::PostgisStore;
@@ -17,12 +18,13 @@ pub fn database_url() -> String {
 }
 
 /// Runs `body` against a store whose tables live in a new schema named after `test`, and drops
-/// the schema afterwards, also when `body` panics.
+/// the schema afterwards, also when `body` panics. The runner (`harness.rs`) has checked that
+/// the database is reachable; if it is not by now, the test fails.
 pub async fn with_store(test: &str, body: impl AsyncFnOnce(&PostgisStore)) {
     let url = database_url();
-    let Some(mut admin) = admin_connection(&url).await else {
-        return;
-    };
+    let mut admin = probe(&url)
+        .await
+        .unwrap_or_else(|problem| panic!("PostGIS at {url}: {problem}"));
     let schema = schema_name(test);
     let drop_schema = format!("drop schema if exists {schema} cascade");
     sqlx::raw_sql(AssertSqlSafe(drop_schema.clone()))
@@ -43,38 +45,33 @@ pub async fn with_store(test: &str, body: impl AsyncFnOnce(&PostgisStore)) {
     }
 }
 
-/// A connection to the test database if it is reachable and has PostGIS; otherwise fails (CI) or
-/// says loudly why the test is skipped.
-async fn admin_connection(url: &str) -> Option<PgConnection> {
-    let problem = match tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(url))
-        .await
-    {
-        Err(_) => "connecting timed out after 10 s".to_string(),
-        Ok(Err(e)) => format!("cannot connect: {e}"),
-        Ok(Ok(mut conn)) => {
-            let has_postgis: Result<bool, _> = sqlx::query_scalar(
-                "select exists (select 1 from pg_extension where extname = 'postgis')",
-            )
+/// A connection to the test database if it is reachable and has PostGIS, or what is wrong.
+pub async fn probe(url: &str) -> Result<PgConnection, String> {
+    let connecting = tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(url));
+    let mut conn = match connecting.await {
+        Err(_) => return Err("connecting timed out after 5 s".into()),
+        Ok(Err(e)) => return Err(format!("cannot connect: {e}")),
+        Ok(Ok(conn)) => conn,
+    };
+    let has_postgis: Result<bool, _> =
+        sqlx::query_scalar("select exists (select 1 from pg_extension where extname = 'postgis')")
             .fetch_one(&mut conn)
             .await;
-            match has_postgis {
-                Ok(true) => return Some(conn),
-                Ok(false) => {
-                    "the postgis extension is not installed (run `create extension postgis`)".into()
-                }
-                Err(e) => format!("cannot query the database: {e}"),
-            }
+    match has_postgis {
+        Ok(true) => Ok(conn),
+        Ok(false) => {
+            Err("the postgis extension is not installed (run `create extension postgis`)".into())
         }
-    };
-    let message = format!(
-        "PostGIS tests need a PostgreSQL database with the postgis extension at {url} \
-         (set HOTSPOTS_TEST_DATABASE_URL): {problem}"
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{message}");
+        Err(e) => Err(format!("cannot query the database: {e}")),
     }
-    eprintln!("\n*** SKIPPED: {message} ***\n");
-    None
+}
+
+/// A plain connection to the test database, for the checks a test makes behind the store's back.
+pub async fn connect() -> PgConnection {
+    let url = database_url();
+    probe(&url)
+        .await
+        .unwrap_or_else(|problem| panic!("PostGIS at {url}: {problem}"))
 }
 
 /// `t_<test>_<pid>`, lower-case letters, digits and `_` only, within PostgreSQL's 63 bytes; the

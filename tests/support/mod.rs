@@ -6,8 +6,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use hotspots::config::CityProfile;
+use hotspots::model::{NewReport, ReportId};
 use hotspots::service::Hotspots;
-use hotspots::store::GeoPackageStore;
+use hotspots::store::{GeoPackageStore, Inserted};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,9 @@ pub struct TestCity {
     pub dir: tempfile::TempDir,
     pub app: Arc<Hotspots>,
     pub store: GeoPackageStore,
+    /// The reports as submitted, with the id each was stored as: the oracle of what the API
+    /// should serve, independent of the index that serves it.
+    pub input: Vec<(ReportId, NewReport)>,
 }
 
 impl TestCity {
@@ -36,8 +40,24 @@ pub async fn demo_city(reports: usize) -> TestCity {
     let city = hotspots::demo::generate(&CityProfile::hue());
     app.replace_wards(city.wards).await.expect("wards stored");
     let reports: Vec<_> = city.reports.into_iter().take(reports).collect();
-    app.submit_batch(reports).await.expect("reports stored");
-    TestCity { dir, app, store }
+    let outcome = app
+        .submit_batch(reports.clone())
+        .await
+        .expect("reports stored");
+    let input = outcome
+        .iter()
+        .zip(reports)
+        .map(|(o, r)| match o {
+            Inserted::New(id) => (*id, r),
+            Inserted::Duplicate(id) => panic!("demo report stored twice as {id}"),
+        })
+        .collect();
+    TestCity {
+        dir,
+        app,
+        store,
+        input,
+    }
 }
 
 pub async fn open(path: &Path) -> (GeoPackageStore, Arc<Hotspots>) {

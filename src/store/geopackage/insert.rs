@@ -121,6 +121,7 @@ async fn write(
         // Committed before the reports are: see private.rs for why this order.
         private.store(first_id, &contacts).await?;
     }
+    super::version::bump(&mut tx).await?;
     schema::commit_write(tx).await?;
     Ok((outcome, rtree))
 }

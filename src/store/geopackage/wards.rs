@@ -91,6 +91,7 @@ pub(super) async fn replace(pool: &SqlitePool, wards: &WardSet) -> Result<u64, S
             .execute(&mut *tx).await.context("updating the ward extent")?;
     }
     let changed = reassign(pool, &mut tx, wards).await?;
+    super::version::bump(&mut tx).await?;
     super::schema::commit_write(tx).await?;
     Ok(changed)
 }

@@ -15,6 +15,7 @@
 use super::super::{Context, Inserted, StoreError};
 use super::copy::copy_in;
 use super::staging;
+use super::unnest;
 use crate::model::NewReport;
 use futures_util::TryStreamExt;
 use sqlx::{PgPool, Postgres, Transaction};
@@ -139,53 +140,64 @@ pub(super) async fn direct(
         for (&i, &id) in fresh.iter().zip(&ids) {
             outcome[i] = Some(Inserted::New(id));
         }
-        let rows = fresh.iter().zip(&ids).map(|(&i, &id)| (id, &reports[i]));
-        copy_in(&mut tx, COPY_REPORT, rows, |row, (id, r)| {
-            row.int(id);
-            row.point_4326(r.lon.get(), r.lat.get());
-            row.text(&r.source);
-            row.opt_text(r.external_id.as_deref());
-            row.text(&r.category);
-            row.opt_text(r.description.as_deref());
-            row.opt_text(r.address.as_deref());
-            row.opt_text(r.ward.as_deref());
-            row.opt_text(r.agency.as_deref());
-            row.text(r.status.as_str());
-            row.time(&r.created_at);
-            // A report arriving already resolved was last updated at its resolution.
-            row.time(r.resolved_at.as_ref().unwrap_or(&r.created_at));
-            row.opt_time(r.due_at.as_ref());
-            row.opt_time(r.resolved_at.as_ref());
-            match r.satisfaction {
-                Some(s) => row.int(i64::from(s.get())),
-                None => row.null(),
-            }
-            row.opt_text(r.channel.as_deref());
-            row.json(&r.attributes);
-        })
-        .await?;
-        let contacts: Vec<(i64, &str)> = fresh
+        let rows: Vec<(i64, &NewReport)> = fresh
             .iter()
             .zip(&ids)
-            .filter_map(|(&i, &id)| Some((id, reports[i].reporter_contact.as_deref()?)))
+            .map(|(&i, &id)| (id, &reports[i]))
             .collect();
-        if !contacts.is_empty() {
-            copy_in(
-                &mut tx,
-                COPY_CONTACT,
-                contacts.into_iter(),
-                |row, (id, c)| {
-                    row.int(id);
-                    row.text(c);
-                },
-            )
-            .await?;
+        if rows.len() <= unnest::MAX_ROWS {
+            unnest::insert_reports(&mut tx, &rows).await?;
+        } else {
+            copy_reports(&mut tx, &rows).await?;
         }
     }
     // Resolved before committing: a batch we cannot account for is not stored at all.
     let result = plan.resolve(&outcome)?;
     tx.commit().await.context("committing reports")?;
     Ok((result, found_stored))
+}
+
+/// Stores `rows` (id, report) and their reporters' contacts in `tx` with `COPY`.
+async fn copy_reports(
+    tx: &mut Transaction<'_, Postgres>,
+    rows: &[(i64, &NewReport)],
+) -> Result<(), StoreError> {
+    copy_in(tx, COPY_REPORT, rows.iter().copied(), |row, (id, r)| {
+        row.int(id);
+        row.point_4326(r.lon.get(), r.lat.get());
+        row.text(&r.source);
+        row.opt_text(r.external_id.as_deref());
+        row.text(&r.category);
+        row.opt_text(r.description.as_deref());
+        row.opt_text(r.address.as_deref());
+        row.opt_text(r.ward.as_deref());
+        row.opt_text(r.agency.as_deref());
+        row.text(r.status.as_str());
+        row.time(&r.created_at);
+        // A report arriving already resolved was last updated at its resolution.
+        row.time(r.resolved_at.as_ref().unwrap_or(&r.created_at));
+        row.opt_time(r.due_at.as_ref());
+        row.opt_time(r.resolved_at.as_ref());
+        match r.satisfaction {
+            Some(s) => row.int(i64::from(s.get())),
+            None => row.null(),
+        }
+        row.opt_text(r.channel.as_deref());
+        row.json(&r.attributes);
+    })
+    .await?;
+    let contacts: Vec<(i64, &str)> = rows
+        .iter()
+        .filter_map(|(id, r)| Some((*id, r.reporter_contact.as_deref()?)))
+        .collect();
+    if !contacts.is_empty() {
+        copy_in(tx, COPY_CONTACT, contacts.into_iter(), |row, (id, c)| {
+            row.int(id);
+            row.text(c);
+        })
+        .await?;
+    }
+    Ok(())
 }
 
 /// At most `n` of `items`, evenly spread, the first and the last among them.

@@ -156,6 +156,7 @@ async fn a_key_stored_by_another_transaction_meanwhile_goes_through_staging() {
             report("B", None),
         ];
         // Another writer stores RACE and commits while our COPY waits on its uncommitted key.
+        let (taken, key_taken) = tokio::sync::oneshot::channel();
         let other = async {
             let mut conn = PgConnection::connect(&database_url())
                 .await
@@ -169,13 +170,13 @@ async fn a_key_stored_by_another_transaction_meanwhile_goes_through_staging() {
             .fetch_one(&mut *tx)
             .await
             .expect("inserting the racing report");
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            taken.send(()).expect("our side waits for the key");
+            wait_until_another_waits_on(&mut tx).await;
             tx.commit().await.expect("committing the racing report");
             id
         };
         let ours = async {
-            // Let the other transaction take the key first.
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            key_taken.await.expect("the other transaction took the key");
             let plan = BatchPlan::new(&reports);
             let direct = insert::direct(&store.pool, &reports, &plan, Lookup::All).await;
             let error = direct.expect_err("the COPY meets the other writer's key");
@@ -206,6 +207,29 @@ async fn a_key_stored_by_another_transaction_meanwhile_goes_through_staging() {
         );
     })
     .await;
+}
+
+/// Returns once another backend waits for a lock `conn`'s transaction holds (polled, no fixed
+/// sleep); panics after 10 s.
+async fn wait_until_another_waits_on(conn: &mut PgConnection) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: bool = sqlx::query_scalar(
+            "select exists (select 1 from pg_stat_activity \
+             where pg_backend_pid() = any (pg_blocking_pids(pid)))",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .expect("asking who waits");
+        if waiting {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nobody waited on the uncommitted key within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 #[tokio::test]
