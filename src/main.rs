@@ -80,6 +80,12 @@ enum Command {
     /// Load data into the store.
     #[command(subcommand)]
     Import(Import),
+    /// Copy the GeoPackage consistently while it may be in use, with its private contacts file
+    /// beside the copy (plain `cp` of a file in WAL mode misses recent writes).
+    Backup {
+        /// The new GeoPackage (must not exist); contacts go to OUT.private.sqlite.
+        out: PathBuf,
+    },
     /// Read or replace the city profile saved with the data.
     #[command(subcommand)]
     Profile(ProfileCommand),
@@ -206,6 +212,7 @@ async fn main() -> Result<()> {
             request.check()?;
             let store = open_store(&cli.store).await?;
             let outcome = import_reports(store.clone(), &request).await;
+            // Closing builds what imports defer (the GeoPackage's R*Tree) and checkpoints.
             store.close().await;
             let outcome = outcome?;
             for note in &outcome.notes {
@@ -224,6 +231,17 @@ async fn main() -> Result<()> {
             let done = profile_command(store.as_ref(), command).await;
             store.close().await;
             done
+        }
+        Command::Backup { out } => {
+            if cli.store.database_url.is_some() {
+                bail!("backup copies a GeoPackage; for PostGIS use pg_dump");
+            }
+            let store = GeoPackageStore::open(&cli.store.db).await?;
+            store.backup(&out).await?;
+            store.close().await;
+            let private = hotspots::store::private_path(&out);
+            println!("copied to {} and {}", out.display(), private.display());
+            Ok(())
         }
     }
 }

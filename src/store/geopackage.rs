@@ -1,7 +1,10 @@
 //! The embedded store: an OGC GeoPackage file (SQLite), which QGIS and GDAL open as it is.
 
 mod insert;
+mod private;
+mod rtree;
 mod scan;
+mod schema;
 mod version;
 mod wards;
 
@@ -12,107 +15,128 @@ use super::{
 use crate::model::{NewReport, Report, ReportId, StatusChange, Ward};
 use crate::wards::WardSet;
 use async_trait::async_trait;
+pub use private::private_path;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-const SCHEMA: &str = include_str!("geopackage.sql");
-/// Settings that travel with the data (the city profile); not a GeoPackage layer.
-const SETTINGS_TABLE: &str =
-    "create table if not exists hotspots_setting (key text primary key, value text not null)";
-/// "GPKG" as the SQLite application id, and GeoPackage 1.3.0 as user_version (spec §1.1.1).
-const APPLICATION_ID: i64 = 0x4750_4B47;
-const USER_VERSION: i64 = 10300;
 /// Rows per multi-row INSERT: 17 bound values each stays under SQLite's 32,766 limit.
 const ROWS_PER_INSERT: usize = 1000;
+/// Quiet time after a bulk batch before the deferred R*Tree is built (imports send batches
+/// far more often; the import command also builds it when it closes the store).
+const RTREE_SETTLE: Duration = Duration::from_secs(3);
 
 const REPORT_COLUMNS: &str = "fid, geom, source, external_id, category, description, address, ward, \
      agency, status, created_at, updated_at, due_at, resolved_at, satisfaction, channel, attributes, \
      outside_bounds";
 
+/// A GeoPackage file and, beside it, the private file of reporter contacts (`private.rs`).
 #[derive(Debug, Clone)]
 pub struct GeoPackageStore {
     pool: SqlitePool,
+    private: private::Private,
+    /// Counts bulk batches, so a deferred R*Tree build waits until they stop.
+    bulk_batches: Arc<AtomicU64>,
 }
 
 impl GeoPackageStore {
-    /// Opens the file, creating it with the GeoPackage tables and Hotspots' layers if absent.
+    /// Opens the file, creating it with the GeoPackage tables and Hotspots' layers if absent,
+    /// or upgrading it in place if an older release wrote it.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        // SQLite's default page cache (2 MB) per connection: the start-up scan reads every row
+        // through all of them, and larger caches stay full afterwards (4 × 64 MB held 435 MB
+        // with a million reports). Bulk writes grow their own connection's cache for the batch.
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(30))
-            // 64 MB of page cache per connection: the spatial index and the unique key index of a
-            // million reports stay cached during imports (the default 2 MB thrashes).
-            .pragma("cache_size", "-65536")
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(scan::PARTS as u32)
             .connect_with(options)
             .await
             .context("opening the GeoPackage file")?;
-        let store = Self { pool };
-        store.create_schema_if_new().await?;
-        version::create(&store.pool).await?;
+        let private = private::Private::open(path).await?;
+        schema::prepare(&pool, &private).await?;
+        let max_id: Option<i64> = sqlx::query_scalar("select max(fid) from report")
+            .fetch_one(&pool)
+            .await
+            .context("reading the last report id")?;
+        private.drop_orphans(max_id.unwrap_or(0)).await?;
+        let store = Self {
+            pool,
+            private,
+            bulk_batches: Arc::new(AtomicU64::new(0)),
+        };
+        // A crash during an import leaves the R*Tree stale.
+        store.build_rtree_if_stale().await?;
         Ok(store)
     }
 
-    async fn create_schema_if_new(&self) -> Result<(), StoreError> {
-        let exists: i64 = sqlx::query_scalar(
-            "select count(*) from sqlite_master where type = 'table' and name = 'gpkg_contents'",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .context("checking the GeoPackage tables")?;
-        if exists > 0 {
-            // Files made before the settings table existed get it now.
-            sqlx::query(SETTINGS_TABLE)
-                .execute(&self.pool)
-                .await
-                .context("creating the settings table")?;
-            return self.add_missing_columns().await;
-        }
-        let mut tx = self
+    /// Builds the report R*Tree in one pass if bulk batches left it without their rows.
+    pub async fn build_rtree_if_stale(&self) -> Result<(), StoreError> {
+        let mut conn = self
             .pool
-            .begin()
+            .acquire()
             .await
-            .context("starting the schema transaction")?;
-        sqlx::raw_sql(SCHEMA)
-            .execute(&mut *tx)
-            .await
-            .context("creating the GeoPackage tables")?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "pragma application_id = {APPLICATION_ID}; pragma user_version = {USER_VERSION};"
-        )))
-        .execute(&mut *tx)
-        .await
-        .context("marking the file as a GeoPackage")?;
-        sqlx::query(SETTINGS_TABLE)
-            .execute(&mut *tx)
-            .await
-            .context("creating the settings table")?;
-        tx.commit().await.context("committing the schema")
+            .context("acquiring a connection")?;
+        let mut tx = schema::begin_write(&mut conn, &[]).await?;
+        let stale: bool =
+            sqlx::query_scalar("select exists (select 1 from hotspots_setting where key = ?)")
+                .bind(rtree::STALE_KEY)
+                .fetch_one(&mut *tx)
+                .await
+                .context("reading the R*Tree state")?;
+        if stale {
+            let started = std::time::Instant::now();
+            rtree::rebuild(&mut tx).await?;
+            tracing::debug!(built_in = ?started.elapsed(), "report R*Tree built");
+        }
+        schema::commit_write(tx).await
     }
 
-    /// Files made before reports carried the outside-bounds flag get the column now (the
-    /// simplest upgrade in place; a versioned schema upgrade can take it over).
-    async fn add_missing_columns(&self) -> Result<(), StoreError> {
-        let has_flag: i64 = sqlx::query_scalar(
-            "select count(*) from pragma_table_info('report') where name = 'outside_bounds'",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .context("checking the report columns")?;
-        if has_flag == 0 {
-            sqlx::query("alter table report add column outside_bounds BOOLEAN not null default 0")
-                .execute(&self.pool)
-                .await
-                .context("adding the outside_bounds column")?;
+    /// Schedules the deferred R*Tree build for when bulk batches have stopped coming.
+    fn settle_rtree_later(&self) {
+        let batch = self.bulk_batches.fetch_add(1, Ordering::SeqCst) + 1;
+        let store = self.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                tokio::time::sleep(RTREE_SETTLE).await;
+                if store.bulk_batches.load(Ordering::SeqCst) == batch
+                    && !store.pool.is_closed()
+                    && let Err(e) = store.build_rtree_if_stale().await
+                {
+                    tracing::warn!("building the report R*Tree: {e}");
+                }
+            });
         }
-        Ok(())
+    }
+
+    /// A consistent copy of the store, taken while it runs: the GeoPackage to `out` and the
+    /// private contacts beside it ([`private_path`]). The GeoPackage is copied first: contacts
+    /// are committed before their reports, so the later copy of contacts covers every report
+    /// of the earlier copy (extra contacts of later reports are dropped when the copy opens).
+    pub async fn backup(&self, out: &Path) -> Result<(), StoreError> {
+        for path in [out.to_path_buf(), private_path(out)] {
+            if path.exists() {
+                return Err(StoreError::Corrupt {
+                    what: format!("backup target {}", path.display()),
+                    message: "already exists; choose a new name".into(),
+                });
+            }
+        }
+        self.build_rtree_if_stale().await?;
+        sqlx::query("vacuum into ?")
+            .bind(out.to_string_lossy().into_owned())
+            .execute(&self.pool)
+            .await
+            .context("copying the GeoPackage")?;
+        self.private.copy_to(&private_path(out)).await
     }
 
     /// Flushes the write-ahead log into the main file, so other programs see one complete file.
@@ -125,8 +149,12 @@ impl GeoPackageStore {
     }
 
     pub async fn close(&self) {
+        if let Err(e) = self.build_rtree_if_stale().await {
+            tracing::warn!("building the report R*Tree: {e}");
+        }
         let _ = self.checkpoint().await;
         self.pool.close().await;
+        self.private.close().await;
     }
 
     async fn report_in(
@@ -222,7 +250,11 @@ impl Store for GeoPackageStore {
     }
 
     async fn insert_reports(&self, reports: &[NewReport]) -> Result<Vec<Inserted>, StoreError> {
-        insert::reports(&self.pool, reports).await
+        let (outcome, rtree) = insert::reports(&self.pool, &self.private, reports).await?;
+        if let insert::Rtree::Deferred = rtree {
+            self.settle_rtree_later();
+        }
+        Ok(outcome)
     }
 
     async fn get_reports(&self, ids: &[ReportId]) -> Result<Vec<Report>, StoreError> {
@@ -259,11 +291,12 @@ impl Store for GeoPackageStore {
         id: ReportId,
         change: &StatusChange,
     ) -> Result<Report, StoreError> {
-        let mut tx = self
+        let mut conn = self
             .pool
-            .begin()
+            .acquire()
             .await
-            .context("starting the status transaction")?;
+            .context("acquiring a connection")?;
+        let mut tx = schema::begin_write(&mut conn, schema::REPORT).await?;
         let mut report = Self::report_in(&mut tx, id).await?;
         apply_change(&mut report, change)?;
         sqlx::query(
@@ -281,7 +314,7 @@ impl Store for GeoPackageStore {
         version::bump(&mut tx).await?;
         // The row as stored: times at the file's millisecond resolution.
         let stored = Self::report_in(&mut tx, id).await?;
-        tx.commit().await.context("committing a status change")?;
+        schema::commit_write(tx).await?;
         Ok(stored)
     }
 
@@ -312,10 +345,6 @@ impl Store for GeoPackageStore {
     }
 
     async fn reporter_contact(&self, id: ReportId) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("select contact from report_contact where report_fid = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .context("reading a reporter contact")
+        self.private.contact(id).await
     }
 }

@@ -10,7 +10,7 @@ mod postgis;
 mod rows;
 
 pub use crate::wkb;
-pub use geopackage::GeoPackageStore;
+pub use geopackage::{GeoPackageStore, private_path};
 pub use postgis::PostgisStore;
 
 pub use crate::model::ReportSummary;

@@ -1,20 +1,76 @@
-//! Storing batches of reports: multi-row inserts, the spatial index and contacts, in one
-//! transaction, with duplicates (same source and external id) recognised.
+//! Storing batches of reports: rows, the spatial index and (in the private file) contacts, in
+//! one transaction, with duplicates (same source and external id) recognised.
+//!
+//! Shaped for imports: multi-row INSERTs without RETURNING (SQLite hands rows back through
+//! sqlx one message at a time). AUTOINCREMENT gives the rows of one statement consecutive ids
+//! after the highest ever handed out, so when every row went in, their ids are known without
+//! asking; only when some were duplicates are the new rows read back. Large batches leave the
+//! R*Tree to one bulk build (`rtree.rs`) instead of ~12 µs per point.
 
 use super::super::{Context, Inserted, StoreError, format_time, wkb};
-use super::ROWS_PER_INSERT;
+use super::private::Private;
+use super::{ROWS_PER_INSERT, rtree, schema};
 use crate::model::{NewReport, ReportId};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use std::collections::{HashMap, HashSet};
+
+/// Batches of at least this many reports defer the R*Tree to a bulk build. HTTP bodies (1 MiB)
+/// cannot hold this many, so only imports take that path.
+pub(super) const BULK_ROWS: usize = 10_000;
+
+/// Rows per INSERT of the JSON shape (two bound values, whatever the size).
+const ROWS_PER_JSON: usize = 5000;
+
+/// For a bulk batch, on its connection only: a 64 MB page cache, so the unique key index of a
+/// million reports stays cached (SQLite's 2 MB default thrashes), given back afterwards so idle
+/// connections stay small; `synchronous = NORMAL`, so a commit does not wait for the disk (WAL
+/// mode stays consistent after a power cut, which may lose the last batches: an import is
+/// re-run to completion and stores each row once; closing the store checkpoints and syncs);
+/// and a checkpoint every 64 MB of WAL instead of every 4 MB, so index pages that every batch
+/// touches are copied into the file once per checkpoint rather than once per batch.
+const BULK_ON: &str =
+    "pragma cache_size = -65536; pragma synchronous = NORMAL; pragma wal_autocheckpoint = 16384;";
+const BULK_OFF: &str =
+    "pragma cache_size = -2000; pragma synchronous = FULL; pragma wal_autocheckpoint = 1000;";
+
+/// What a batch did to the R*Tree.
+pub(super) enum Rtree {
+    Current,
+    /// Rows were stored without their R*Tree entries (the stale mark is set).
+    Deferred,
+}
 
 pub(super) async fn reports(
     pool: &SqlitePool,
+    private: &Private,
     reports: &[NewReport],
-) -> Result<Vec<Inserted>, StoreError> {
-    let mut tx = pool
-        .begin()
-        .await
-        .context("starting the report transaction")?;
+) -> Result<(Vec<Inserted>, Rtree), StoreError> {
+    let mut conn = pool.acquire().await.context("acquiring a connection")?;
+    let bulk = reports.len() >= BULK_ROWS;
+    if bulk {
+        sqlx::raw_sql(BULK_ON)
+            .execute(&mut *conn)
+            .await
+            .context("setting up a bulk batch")?;
+    }
+    let result = write(&mut conn, private, reports, bulk).await;
+    if bulk {
+        sqlx::raw_sql(BULK_OFF)
+            .execute(&mut *conn)
+            .await
+            .context("ending a bulk batch")?;
+    }
+    result
+}
+
+async fn write(
+    conn: &mut SqliteConnection,
+    private: &Private,
+    reports: &[NewReport],
+    bulk: bool,
+) -> Result<(Vec<Inserted>, Rtree), StoreError> {
+    let mut tx = schema::begin_write(conn, schema::REPORT).await?;
+    let first_id = last_id(&mut tx).await? + 1;
     let mut outcome: Vec<Option<Inserted>> = vec![None; reports.len()];
     // A key repeated within the batch is a duplicate of its first occurrence.
     let mut seen: HashSet<(&str, &str)> = HashSet::new();
@@ -24,23 +80,128 @@ pub(super) async fn reports(
             None => true,
         })
         .collect();
-    for chunk in fresh.chunks(ROWS_PER_INSERT) {
+    let mut stored: Vec<(ReportId, &NewReport)> = Vec::with_capacity(fresh.len());
+    for chunk in fresh.chunks(ROWS_PER_JSON) {
         let batch: Vec<&NewReport> = chunk.iter().map(|&i| &reports[i]).collect();
         let ids = insert_chunk(&mut tx, &batch).await?;
-        for (&i, id) in chunk.iter().zip(ids) {
-            outcome[i] = id.map(Inserted::New);
+        for ((&i, id), r) in chunk.iter().zip(ids).zip(batch) {
+            if let Some(id) = id {
+                outcome[i] = Some(Inserted::New(id));
+                stored.push((id, r));
+            }
         }
     }
-    // Only duplicates (stored before, or repeated in the batch) need their ids looked up, so a
-    // first import of a file does no look-ups at all.
-    let missing: Vec<&NewReport> = outcome
+    let stale = stale(&mut tx).await?;
+    let rtree = if stored.is_empty() {
+        if stale {
+            Rtree::Deferred
+        } else {
+            Rtree::Current
+        }
+    } else if bulk {
+        sqlx::query("insert into hotspots_setting (key, value) values (?, '1') on conflict (key) do nothing")
+            .bind(rtree::STALE_KEY)
+            .execute(&mut *tx)
+            .await
+            .context("marking the R*Tree stale")?;
+        Rtree::Deferred
+    } else if stale {
+        rtree::rebuild(&mut tx).await?;
+        Rtree::Current
+    } else {
+        index(&mut tx, &stored).await?;
+        Rtree::Current
+    };
+    let outcome = with_duplicates(&mut tx, reports, outcome).await?;
+    if !stored.is_empty() {
+        let contacts: Vec<(ReportId, &str)> = stored
+            .iter()
+            .filter_map(|(id, r)| r.reporter_contact.as_deref().map(|c| (*id, c)))
+            .collect();
+        // Committed before the reports are: see private.rs for why this order.
+        private.store(first_id, &contacts).await?;
+    }
+    super::version::bump(&mut tx).await?;
+    schema::commit_write(tx).await?;
+    Ok((outcome, rtree))
+}
+
+/// The highest id AUTOINCREMENT has handed out (rows deleted by a GIS user included).
+async fn last_id(conn: &mut SqliteConnection) -> Result<ReportId, StoreError> {
+    sqlx::query_scalar(
+        "select max(ifnull((select seq from sqlite_sequence where name = 'report'), 0), \
+         ifnull((select max(fid) from report), 0))",
+    )
+    .fetch_one(conn)
+    .await
+    .context("reading the last report id")
+}
+
+async fn stale(conn: &mut SqliteConnection) -> Result<bool, StoreError> {
+    sqlx::query_scalar("select exists (select 1 from hotspots_setting where key = ?)")
+        .bind(rtree::STALE_KEY)
+        .fetch_one(conn)
+        .await
+        .context("reading the R*Tree state")
+}
+
+async fn index(
+    conn: &mut SqliteConnection,
+    stored: &[(ReportId, &NewReport)],
+) -> Result<(), StoreError> {
+    for chunk in stored.chunks(ROWS_PER_INSERT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "insert into rtree_report_geom (id, minx, maxx, miny, maxy) ",
+        );
+        q.push_values(chunk, |mut b, (id, r)| {
+            let (x, y) = (r.lon.get(), r.lat.get());
+            b.push_bind(*id)
+                .push_bind(x)
+                .push_bind(x)
+                .push_bind(y)
+                .push_bind(y);
+        });
+        q.build()
+            .execute(&mut *conn)
+            .await
+            .context("indexing reports")?;
+    }
+    Ok(())
+}
+
+/// Fills in the ids of duplicates (stored before, or repeated in the batch). Only they are
+/// looked up, so a first import of a file does no look-ups at all.
+async fn with_duplicates(
+    conn: &mut SqliteConnection,
+    reports: &[NewReport],
+    outcome: Vec<Option<Inserted>>,
+) -> Result<Vec<Inserted>, StoreError> {
+    let keys: Vec<&str> = outcome
         .iter()
         .zip(reports)
         .filter(|(o, _)| o.is_none())
-        .map(|(_, r)| r)
+        .filter_map(|(_, r)| r.external_id.as_deref())
         .collect();
-    let known = existing_ids(&mut tx, &missing).await?;
-    let outcome = outcome
+    let mut known: HashMap<(String, String), ReportId> = HashMap::new();
+    for chunk in keys.chunks(ROWS_PER_INSERT * 8) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "select fid, source, external_id from report where external_id in (",
+        );
+        let mut list = q.separated(", ");
+        for key in chunk {
+            list.push_bind(*key);
+        }
+        q.push(")");
+        for row in q
+            .build()
+            .fetch_all(&mut *conn)
+            .await
+            .context("looking up external ids")?
+        {
+            known.insert((row.get(1), row.get(2)), row.get(0));
+        }
+    }
+    outcome
         .into_iter()
         .zip(reports)
         .map(|(o, r)| {
@@ -53,143 +214,159 @@ pub(super) async fn reports(
                 message: "a report of the batch was neither stored nor found".into(),
             })
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    super::version::bump(&mut tx).await?;
-    tx.commit().await.context("committing reports")?;
-    Ok(outcome)
+        .collect()
 }
 
-async fn existing_ids(
-    tx: &mut Transaction<'_, Sqlite>,
-    reports: &[&NewReport],
-) -> Result<HashMap<(String, String), ReportId>, StoreError> {
-    let keys: Vec<&str> = reports
-        .iter()
-        .filter_map(|r| r.external_id.as_deref())
-        .collect();
-    let mut found = HashMap::new();
-    for chunk in keys.chunks(ROWS_PER_INSERT * 8) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "select fid, source, external_id from report where external_id in (",
-        );
-        let mut list = q.separated(", ");
-        for key in chunk {
-            list.push_bind(key.to_string());
+/// One statement per chunk, its rows in one JSON array (fields by position, `attributes` as
+/// JSON inside) and its GeoPackage point blobs concatenated in one blob (29 bytes each). Binding
+/// 16 values per row cost two allocations each in sqlx plus a 16,000-parameter statement, and
+/// the profile of an import showed that Rust-side work, not SQLite's, was most of the store's
+/// time. `jsonb_each` hands each row to SQLite as binary JSON, so the `->>` reads are cheap;
+/// `ORDER BY key` keeps input order, which the id arithmetic above relies on.
+const INSERT_JSON: &str = "insert into report (geom, source, external_id, category, description, \
+     address, ward, agency, status, created_at, updated_at, due_at, resolved_at, satisfaction, \
+     channel, attributes, outside_bounds) \
+     select substr(?2, key * 29 + 1, 29), value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
+     value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, \
+     value ->> 11, value ->> 12, value ->> 13, value -> 14, value ->> 15 \
+     from jsonb_each(?1) where true order by key \
+     on conflict (source, external_id) do nothing";
+
+/// A report's fields in the order INSERT_JSON reads them.
+type Fields<'a> = (
+    &'a str,
+    Option<&'a str>,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    &'a str,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<&'a str>,
+    &'a serde_json::Value,
+    bool,
+);
+
+fn encode(chunk: &[&NewReport]) -> Result<(String, Vec<u8>), StoreError> {
+    let mut points = Vec::with_capacity(chunk.len() * 29);
+    let mut rows: Vec<Fields> = Vec::with_capacity(chunk.len());
+    for r in chunk {
+        let blob = wkb::to_gpkg(&wkb::point(r.lon.get(), r.lat.get()), 4326, None);
+        if blob.len() != 29 {
+            return Err(StoreError::Corrupt {
+                what: "a point's GeoPackage blob".into(),
+                message: format!("{} bytes, expected 29", blob.len()),
+            });
         }
-        q.push(")");
-        let rows = q
-            .build()
-            .fetch_all(&mut **tx)
-            .await
-            .context("looking up external ids")?;
-        for row in rows {
-            let key = (row.get::<String, _>(1), row.get::<String, _>(2));
-            found.insert(key, row.get::<i64, _>(0));
-        }
+        points.extend_from_slice(&blob);
+        rows.push((
+            &r.source,
+            r.external_id.as_deref(),
+            &r.category,
+            r.description.as_deref(),
+            r.address.as_deref(),
+            r.ward.as_deref(),
+            r.agency.as_deref(),
+            r.status.as_str(),
+            time_text(&r.created_at),
+            time_text(&r.resolved_at.unwrap_or(r.created_at)),
+            r.due_at.as_ref().map(time_text),
+            r.resolved_at.as_ref().map(time_text),
+            r.satisfaction.map(|s| i64::from(s.get())),
+            r.channel.as_deref(),
+            &r.attributes,
+            r.outside_bounds,
+        ));
     }
-    Ok(found)
+    let text = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt {
+        what: "a batch of reports as JSON".into(),
+        message: e.to_string(),
+    })?;
+    Ok((text, points))
+}
+
+/// [`format_time`] without chrono's format-string parsing (a visible share of an import's
+/// profile); the same text for years 0–9999, which is every time the model accepts in practice.
+fn time_text(t: &chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    if !(0..=9999).contains(&t.year()) {
+        return format_time(t);
+    }
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.timestamp_subsec_millis().min(999)
+    )
 }
 
 async fn insert_chunk(
-    tx: &mut Transaction<'_, Sqlite>,
+    conn: &mut SqliteConnection,
     chunk: &[&NewReport],
 ) -> Result<Vec<Option<ReportId>>, StoreError> {
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "insert into report (geom, source, external_id, category, description, address, ward, agency, \
-         status, created_at, updated_at, due_at, resolved_at, satisfaction, channel, attributes, \
-         outside_bounds) ",
-    );
-    q.push_values(chunk, |mut b, r| {
-        let created = format_time(&r.created_at);
-        b.push_bind(wkb::to_gpkg(
-            &wkb::point(r.lon.get(), r.lat.get()),
-            4326,
-            None,
-        ))
-        .push_bind(r.source.clone())
-        .push_bind(r.external_id.clone())
-        .push_bind(r.category.clone())
-        .push_bind(r.description.clone())
-        .push_bind(r.address.clone())
-        .push_bind(r.ward.clone())
-        .push_bind(r.agency.clone())
-        .push_bind(r.status.as_str())
-        .push_bind(created)
-        .push_bind(format_time(&r.resolved_at.unwrap_or(r.created_at)))
-        .push_bind(r.due_at.as_ref().map(format_time))
-        .push_bind(r.resolved_at.as_ref().map(format_time))
-        .push_bind(r.satisfaction.map(|s| i64::from(s.get())))
-        .push_bind(r.channel.clone())
-        .push_bind(r.attributes.to_string())
-        .push_bind(r.outside_bounds);
-    });
-    q.push(" on conflict (source, external_id) do nothing returning fid, source, external_id");
-    let returned = q
-        .build()
-        .fetch_all(&mut **tx)
+    let before = last_id(conn).await?;
+    let (rows, points) = encode(chunk)?;
+    let done = sqlx::query(INSERT_JSON)
+        .bind(rows)
+        .bind(points)
+        .execute(&mut *conn)
         .await
         .context("inserting reports")?;
-    let mut inserted_keys: HashSet<(String, String)> = HashSet::new();
-    let mut fids: Vec<i64> = Vec::with_capacity(returned.len());
-    for row in &returned {
-        fids.push(row.try_get(0).context("reading an inserted id")?);
+    if done.rows_affected() as usize == chunk.len() {
+        return Ok((1..=chunk.len() as i64).map(|k| Some(before + k)).collect());
+    }
+    // Some rows were duplicates: the stored ones are the rows after `before`, in input order.
+    let rows =
+        sqlx::query("select fid, source, external_id from report where fid > ? order by fid")
+            .bind(before)
+            .fetch_all(&mut *conn)
+            .await
+            .context("reading inserted ids")?;
+    let mut inserted: HashSet<(String, String)> = HashSet::new();
+    let mut fids = Vec::with_capacity(rows.len());
+    for row in &rows {
+        fids.push(row.try_get::<i64, _>(0).context("reading an inserted id")?);
         if let Some(ext) = row
             .try_get::<Option<String>, _>(2)
             .context("reading an inserted key")?
         {
-            inserted_keys.insert((row.try_get(1).context("reading an inserted key")?, ext));
+            inserted.insert((row.try_get(1).context("reading an inserted key")?, ext));
         }
     }
-    // AUTOINCREMENT hands out rising ids in VALUES order (skipping rows that conflicted);
-    // RETURNING's own order is unspecified, so sort.
-    fids.sort_unstable();
     let mut next = fids.into_iter();
-    let assigned: Vec<Option<i64>> = chunk
+    Ok(chunk
         .iter()
         .map(|r| match &r.external_id {
-            Some(ext) if !inserted_keys.contains(&(r.source.clone(), ext.clone())) => None,
+            Some(ext) if !inserted.contains(&(r.source.clone(), ext.clone())) => None,
             _ => next.next(),
         })
-        .collect();
-    let stored: Vec<(i64, &NewReport)> = assigned
-        .iter()
-        .zip(chunk)
-        .filter_map(|(id, r)| id.map(|id| (id, *r)))
-        .collect();
-    if stored.is_empty() {
-        return Ok(assigned);
-    }
+        .collect())
+}
 
-    let mut rtree =
-        QueryBuilder::<Sqlite>::new("insert into rtree_report_geom (id, minx, maxx, miny, maxy) ");
-    rtree.push_values(&stored, |mut b, (id, r)| {
-        let (x, y) = (r.lon.get(), r.lat.get());
-        b.push_bind(*id)
-            .push_bind(x)
-            .push_bind(x)
-            .push_bind(y)
-            .push_bind(y);
-    });
-    rtree
-        .build()
-        .execute(&mut **tx)
-        .await
-        .context("indexing reports")?;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
 
-    let contacts: Vec<(i64, &str)> = stored
-        .iter()
-        .filter_map(|(id, r)| r.reporter_contact.as_deref().map(|c| (*id, c)))
-        .collect();
-    if !contacts.is_empty() {
-        let mut q =
-            QueryBuilder::<Sqlite>::new("insert into report_contact (report_fid, contact) ");
-        q.push_values(contacts, |mut b, (id, c)| {
-            b.push_bind(id).push_bind(c.to_string());
-        });
-        q.build()
-            .execute(&mut **tx)
-            .await
-            .context("storing reporter contacts")?;
+    #[test]
+    fn time_text_is_format_time() {
+        let times = [
+            chrono::Utc.with_ymd_and_hms(2024, 3, 5, 7, 8, 9).single(),
+            chrono::Utc.timestamp_millis_opt(1_717_200_000_123).single(),
+            chrono::Utc.with_ymd_and_hms(12, 1, 1, 0, 0, 0).single(),
+            chrono::Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).single(),
+        ];
+        for t in times.into_iter().map(|t| t.expect("a valid time")) {
+            assert_eq!(time_text(&t), format_time(&t));
+        }
     }
-    Ok(assigned)
 }

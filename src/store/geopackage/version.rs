@@ -10,18 +10,11 @@
 use super::super::{Context, StoreError};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-/// Created at open if absent, so files made before it get it too. Not a GeoPackage layer.
-const CREATE: &str = "create table if not exists hotspots_sequence (\
+/// The sequence table, created by schema step 3 (`schema.rs`) in files made before it and by
+/// `geopackage.sql` in new ones. Not a GeoPackage layer.
+pub(super) const CREATE: &str = "create table if not exists hotspots_sequence (\
     name text primary key, value integer not null);\
     insert or ignore into hotspots_sequence (name, value) values ('data_version', 0);";
-
-pub(super) async fn create(pool: &SqlitePool) -> Result<(), StoreError> {
-    sqlx::raw_sql(CREATE)
-        .execute(pool)
-        .await
-        .context("creating the data version table")?;
-    Ok(())
-}
 
 /// Raises the version inside the caller's write transaction.
 pub(super) async fn bump(tx: &mut Transaction<'_, Sqlite>) -> Result<(), StoreError> {

@@ -35,10 +35,8 @@ pub(super) async fn read(pool: &SqlitePool) -> Result<Vec<Ward>, StoreError> {
 }
 
 pub(super) async fn replace(pool: &SqlitePool, wards: &WardSet) -> Result<u64, StoreError> {
-    let mut tx = pool
-        .begin()
-        .await
-        .context("starting the ward transaction")?;
+    let mut conn = pool.acquire().await.context("acquiring a connection")?;
+    let mut tx = super::schema::begin_write(&mut conn, super::schema::ALL).await?;
     sqlx::raw_sql("delete from ward; delete from rtree_ward_geom;")
         .execute(&mut *tx)
         .await
@@ -94,7 +92,7 @@ pub(super) async fn replace(pool: &SqlitePool, wards: &WardSet) -> Result<u64, S
     }
     let changed = reassign(pool, &mut tx, wards).await?;
     super::version::bump(&mut tx).await?;
-    tx.commit().await.context("committing wards")?;
+    super::schema::commit_write(tx).await?;
     Ok(changed)
 }
 
