@@ -2,21 +2,26 @@
 //! another, and account for every row in an [`ImportSummary`].
 
 use crate::config::CityProfile;
-use crate::ingest::csv::{ParsedRow, RowError, open_input, read_reports};
+use crate::ingest::csv::{AddedCategory, ParsedRow, RowError, open_input, read_reports};
 use crate::ingest::mapping::Mapping;
 use crate::service::{BulkWriter, Hotspots, ServiceError};
 use crate::store::Inserted;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
+mod command;
+pub mod saved;
+mod summary;
+
+pub use command::{ReportsOutcome, ReportsRequest, import_reports, load_mapping};
+pub use summary::{ImportSummary, Rejection, WardAgreement};
+
 /// Rows written per store transaction.
 const BATCH: usize = 20_000;
-/// Rejected rows listed one by one in the summary (all are counted).
-const LISTED_REJECTIONS: usize = 200;
+/// Rejected rows (and flagged lines) listed one by one in the summary (all are counted).
+pub(crate) const LISTED_REJECTIONS: usize = 200;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -26,113 +31,22 @@ pub enum ImportError {
         source: std::io::Error,
     },
     #[error("{0}")]
-    Parse(#[from] crate::ingest::csv::ImportError),
+    Parse(#[from] crate::ingest::csv::FileError),
     #[error(transparent)]
     Service(#[from] ServiceError),
     #[error("the parser thread failed: {0}")]
     Thread(String),
-}
-
-/// One refused row.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Rejection {
-    pub line: u64,
-    pub reason: &'static str,
-    pub message: String,
-}
-
-/// How the source's own ward column compares with the ward Hotspots assigned.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Default)]
-pub struct WardAgreement {
-    /// Rows compared: every stored row when the source has a ward column (its "no ward" must
-    /// then match a point outside every ward), else rows with a source ward.
-    pub compared: u64,
-    pub agreed: u64,
-    pub share: f64,
-}
-
-/// Everything that happened to the rows of one file.
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
-pub struct ImportSummary {
-    pub read: u64,
-    pub stored: u64,
-    /// Already stored before (same source and external id); not stored again.
-    pub duplicates: u64,
-    pub rejected: u64,
-    pub rejected_by_reason: BTreeMap<&'static str, u64>,
-    /// The first rejected rows, with line numbers and reasons.
-    pub rejections: Vec<Rejection>,
-    /// Stored, but outside the city profile's bounds (flagged, not refused).
-    pub outside_bounds: u64,
-    /// Stored, but inside no ward.
-    pub outside_wards: u64,
-    /// Wards the reports were assigned against (0: no wards loaded yet).
-    pub wards: u64,
-    pub ward_agreement: Option<WardAgreement>,
-    /// True when `strict` refused the whole file because a row was rejected.
-    pub nothing_stored_because_strict: bool,
-    pub seconds: f64,
-}
-
-impl ImportSummary {
-    fn reject(&mut self, e: &RowError) {
-        self.rejected += 1;
-        *self.rejected_by_reason.entry(e.reason.code()).or_default() += 1;
-        if self.rejections.len() < LISTED_REJECTIONS {
-            self.rejections.push(Rejection {
-                line: e.line,
-                reason: e.reason.code(),
-                message: e.message.clone(),
-            });
-        }
-    }
-
-    /// The summary as a planner reads it in a terminal.
-    pub fn to_text(&self) -> String {
-        let mut out = format!(
-            "read {} rows: stored {}, already stored {}, rejected {} ({:.1} s)\n",
-            self.read, self.stored, self.duplicates, self.rejected, self.seconds
-        );
-        if self.nothing_stored_because_strict {
-            out.push_str("nothing was stored: --strict refuses a file with any rejected row\n");
-        }
-        for (reason, n) in &self.rejected_by_reason {
-            out.push_str(&format!("  rejected, {reason}: {n}\n"));
-        }
-        for r in self.rejections.iter().take(20) {
-            out.push_str(&format!(
-                "    line {}: {} ({})\n",
-                r.line, r.message, r.reason
-            ));
-        }
-        if self.rejections.len() > 20 {
-            out.push_str(&format!(
-                "    … {} more listed with --json\n",
-                self.rejections.len() - 20
-            ));
-        }
-        out.push_str(&format!(
-            "outside the city's bounds (stored, flagged): {}\n",
-            self.outside_bounds
-        ));
-        if self.wards == 0 {
-            out.push_str("no wards are loaded, so no report has a ward: run `hotspots import wards` (reports are re-assigned)\n");
-        } else {
-            out.push_str(&format!(
-                "outside every ward (stored without a ward): {}\n",
-                self.outside_wards
-            ));
-        }
-        if let Some(a) = self.ward_agreement {
-            out.push_str(&format!(
-                "ward agreement with the source's own ward column: {} of {} = {:.2} %\n",
-                a.agreed,
-                a.compared,
-                a.share * 100.0
-            ));
-        }
-        out
-    }
+    #[error("{message}")]
+    Mapping { message: String },
+    #[error(
+        "a CSV import needs --mapping: a preset ({}) or a mapping file (copy data/mappings/example.toml)",
+        crate::ingest::mapping::PRESETS.join(", ")
+    )]
+    NoMapping,
+    #[error(transparent)]
+    Profile(saved::ProfileError),
+    #[error("making a city profile from the file: {0}")]
+    Derive(#[from] crate::ingest::profile::DeriveError),
 }
 
 /// Options of one import.
@@ -142,6 +56,9 @@ pub struct ImportOptions {
     pub strict: bool,
     /// Show a progress bar (only when stderr is a terminal).
     pub progress: bool,
+    /// Add a category the profile lacks to it (see [`ImportSummary::new_categories`]) instead of
+    /// rejecting its rows. Ignored with `strict`.
+    pub add_new_categories: bool,
 }
 
 /// Imports a CSV file (gzip read directly) with `mapping`.
@@ -163,24 +80,37 @@ pub async fn import_csv(
         }
     }
     let bar = progress_bar(options.progress);
-    let mut summary = ImportSummary::default();
+    let mut summary = ImportSummary {
+        file_time_zone: mapping
+            .file_time_zone
+            .unwrap_or(app.profile().time_zone)
+            .to_string(),
+        file_time_zone_from_mapping: mapping.file_time_zone.is_some(),
+        content_keys: mapping.columns.external_id.is_none(),
+        ..ImportSummary::default()
+    };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Result<ParsedRow, RowError>>>(2);
+    let add_new = options.add_new_categories && !options.strict;
     let reader = {
         let (path, mapping, profile) = (path.to_path_buf(), mapping.clone(), app.profile().clone());
-        tokio::task::spawn_blocking(move || -> Result<(), ImportError> {
+        tokio::task::spawn_blocking(move || -> Result<Vec<AddedCategory>, ImportError> {
             let input = open_input(&path).map_err(|source| ImportError::Open {
                 path: path.display().to_string(),
                 source,
             })?;
             let mut batch = Vec::with_capacity(BATCH);
-            for row in read_reports(input, &mapping, &profile)? {
+            let mut rows = read_reports(input, &mapping, &profile)?;
+            if add_new {
+                rows = rows.adding_new_categories();
+            }
+            for row in &mut rows {
                 batch.push(row);
                 if batch.len() == BATCH && tx.blocking_send(std::mem::take(&mut batch)).is_err() {
-                    return Ok(());
+                    return Ok(rows.finish().1);
                 }
             }
             let _ = tx.blocking_send(batch);
-            Ok(())
+            Ok(rows.finish().1)
         })
     };
     let mut writer = app.bulk_writer();
@@ -200,7 +130,7 @@ pub async fn import_csv(
         bar.set_position(summary.read);
     }
     writer.finish().await?;
-    reader
+    summary.new_categories = reader
         .await
         .map_err(|e| ImportError::Thread(e.to_string()))??;
     bar.finish_and_clear();
@@ -269,8 +199,8 @@ async fn store_batch(
                     agreement.compared += 1;
                     agreement.agreed += u64::from(row.source_ward.as_deref() == assigned);
                 }
-                summary.outside_bounds += u64::from(row.flags.outside_bounds);
-                reports.push((row.report, assigned.is_none()));
+                let flagged = row.flags.outside_bounds.then_some(row.line);
+                reports.push((row.report, (assigned.is_none(), flagged)));
             }
         }
     }
@@ -278,15 +208,21 @@ async fn store_batch(
         agreement.share = agreement.agreed as f64 / agreement.compared as f64;
         summary.ward_agreement = Some(agreement);
     }
-    let outside: Vec<bool> = reports.iter().map(|r| r.1).collect();
+    let marks: Vec<(bool, Option<u64>)> = reports.iter().map(|r| r.1).collect();
     let outcome = writer
         .submit(reports.into_iter().map(|r| r.0).collect())
         .await?;
-    for (o, outside) in outcome.iter().zip(outside) {
+    for (o, (outside_wards, outside_bounds)) in outcome.iter().zip(marks) {
         match o {
             Inserted::New(_) => {
                 summary.stored += 1;
-                summary.outside_wards += u64::from(outside);
+                summary.outside_wards += u64::from(outside_wards);
+                if let Some(line) = outside_bounds {
+                    summary.outside_bounds += 1;
+                    if summary.outside_bounds_lines.len() < LISTED_REJECTIONS {
+                        summary.outside_bounds_lines.push(line);
+                    }
+                }
             }
             Inserted::Duplicate(_) => summary.duplicates += 1,
         }

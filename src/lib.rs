@@ -30,7 +30,8 @@ pub mod index;
 /// The write path (ingest → wards → store → index) and the read queries.
 pub mod service;
 
-/// Batch import of report files, with a summary of every row's fate.
+/// Batch import of report files, with a summary of every row's fate; the city profile saved with
+/// the data and the rule that picks a command's profile.
 pub mod import;
 
 /// The seeded synthetic city of Huế.

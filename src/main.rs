@@ -3,10 +3,8 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use hotspots::config::CityProfile;
-use hotspots::import::{ImportOptions, ImportSummary, import_csv, import_rows};
-use hotspots::ingest::{
-    csv::open_input, geojson::read_geojson_reports, mapping::Mapping, profile::derive_profile,
-};
+use hotspots::import::{ReportsRequest, import_reports, load_mapping, saved};
+use hotspots::ingest::csv::open_input;
 use hotspots::service::Hotspots;
 use hotspots::store::{GeoPackageStore, PostgisStore, Store};
 use hotspots::wards::{WardFields, load_geojson, wards_to_geojson};
@@ -14,9 +12,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// The key under which the city profile is saved with the data.
-const PROFILE_SETTING: &str = "profile";
 
 #[derive(Parser)]
 #[command(
@@ -91,6 +86,19 @@ enum Command {
         /// The new GeoPackage (must not exist); contacts go to OUT.private.sqlite.
         out: PathBuf,
     },
+    /// Read or replace the city profile saved with the data.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+}
+
+#[derive(Subcommand)]
+enum ProfileCommand {
+    /// Print the saved profile (TOML).
+    Show,
+    /// Write the saved profile to FILE (TOML), to edit deadlines, names or agencies.
+    Export { file: PathBuf },
+    /// Check FILE (TOML) and save it in place of the saved profile.
+    Import { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -111,8 +119,9 @@ enum Import {
     Reports {
         file: PathBuf,
         /// A preset (chicago, boston, nyc) or a mapping file (TOML; see data/mappings/example.toml).
-        #[arg(long, default_value = "chicago")]
-        mapping: String,
+        /// Required for CSV.
+        #[arg(long)]
+        mapping: Option<String>,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
@@ -122,6 +131,10 @@ enum Import {
         /// City name for a profile made from the data (when the store has none yet).
         #[arg(long)]
         city: Option<String>,
+        /// The city's time zone (IANA, e.g. Europe/Berlin) for a profile made from the data; how
+        /// the file's own times are read is the mapping's file_time_zone.
+        #[arg(long)]
+        time_zone: Option<chrono_tz::Tz>,
     },
 }
 
@@ -184,13 +197,27 @@ async fn main() -> Result<()> {
             json,
             strict,
             city,
+            time_zone,
         }) => {
+            let mapping = mapping.as_deref().map(load_mapping).transpose()?;
+            let request = ReportsRequest {
+                mapping: mapping.as_ref(),
+                profile_file: cli.store.profile.as_deref(),
+                city,
+                time_zone,
+                strict,
+                progress: true,
+                ..ReportsRequest::new(&file)
+            };
+            request.check()?;
             let store = open_store(&cli.store).await?;
-            let summary =
-                import_reports(store.clone(), &cli.store, &file, &mapping, city, strict).await;
-            // Closing builds what imports defer (the GeoPackage's R*Tree) and checkpoints.
+            let outcome = import_reports(store.clone(), &request).await;
             store.close().await;
-            let summary = summary?;
+            let outcome = outcome?;
+            for note in &outcome.notes {
+                eprintln!("{note}");
+            }
+            let summary = outcome.summary;
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
@@ -209,7 +236,37 @@ async fn main() -> Result<()> {
             println!("copied to {} and {}", out.display(), private.display());
             Ok(())
         }
+        Command::Profile(command) => {
+            let store = open_store(&cli.store).await?;
+            let done = profile_command(store.as_ref(), command).await;
+            store.close().await;
+            done
+        }
     }
+}
+
+async fn profile_command(store: &dyn Store, command: ProfileCommand) -> Result<()> {
+    match command {
+        ProfileCommand::Show => print!("{}", saved::export(store).await?),
+        ProfileCommand::Export { file } => {
+            std::fs::write(&file, saved::export(store).await?)
+                .with_context(|| format!("writing {}", file.display()))?;
+            eprintln!("wrote the saved profile to {}", file.display());
+        }
+        ProfileCommand::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let profile = saved::import(store, &text)
+                .await
+                .with_context(|| format!("{} is not a valid city profile", file.display()))?;
+            eprintln!(
+                "saved the profile of {} ({} categories) with the data",
+                profile.name,
+                profile.categories.len()
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>> {
@@ -231,64 +288,7 @@ async fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>> {
 
 /// `--profile` if given, else the profile saved with the data, else Huế's.
 async fn load_profile(args: &StoreArgs, store: Option<&dyn Store>) -> Result<CityProfile> {
-    if let Some(path) = &args.profile {
-        return Ok(CityProfile::load(path)?);
-    }
-    if let Some(store) = store
-        && let Some(text) = store.setting(PROFILE_SETTING).await?
-    {
-        return CityProfile::from_toml(&text).context("the profile saved with the data");
-    }
-    Ok(CityProfile::hue())
-}
-
-async fn import_reports(
-    store: Arc<dyn Store>,
-    args: &StoreArgs,
-    file: &Path,
-    mapping: &str,
-    city: Option<String>,
-    strict: bool,
-) -> Result<ImportSummary> {
-    let mapping = match Mapping::preset(mapping) {
-        Some(m) => m,
-        None => Mapping::from_toml(&std::fs::read_to_string(mapping).with_context(|| {
-            format!("--mapping {mapping:?} is neither a preset (chicago, boston, nyc) nor a readable mapping file")
-        })?)?,
-    };
-    let saved = store.setting(PROFILE_SETTING).await?.is_some();
-    let profile = if args.profile.is_some() || saved {
-        load_profile(args, Some(store.as_ref())).await?
-    } else {
-        let name = city.unwrap_or_else(|| mapping.source.clone());
-        let code = hotspots::ingest::mapping::slugify(&name);
-        let profile = derive_profile(open_input(file)?, &mapping, &code, &name)?;
-        store
-            .save_setting(PROFILE_SETTING, &profile.to_toml())
-            .await?;
-        eprintln!(
-            "made a city profile for {name} from the data ({} categories, {} agencies); it is saved with the data",
-            profile.categories.len(),
-            profile.agencies.len()
-        );
-        profile
-    };
-    let app = Hotspots::open(store, profile).await?;
-    let options = ImportOptions {
-        strict,
-        progress: true,
-    };
-    let is_geojson = file
-        .extension()
-        .is_some_and(|e| e == "geojson" || e == "json");
-    if is_geojson {
-        let mut text = String::new();
-        open_input(file)?.read_to_string(&mut text)?;
-        let rows = read_geojson_reports(&text, app.profile(), &mapping.source)?;
-        Ok(import_rows(&app, rows, &options).await?)
-    } else {
-        Ok(import_csv(&app, file, &mapping, &options).await?)
-    }
+    Ok(saved::choose(store, args.profile.as_deref()).await?)
 }
 
 /// Generates and stores the demo city unless the store already holds data.
@@ -300,9 +300,7 @@ async fn seed_demo(store: Arc<dyn Store>, profile: &CityProfile) -> Result<()> {
     let started = Instant::now();
     eprintln!("building the demo city of {} …", profile.name);
     let city = hotspots::demo::generate(profile);
-    store
-        .save_setting(PROFILE_SETTING, &profile.to_toml())
-        .await?;
+    saved::save(store.as_ref(), profile).await?;
     let app = Hotspots::open(store, profile.clone()).await?;
     app.replace_wards(city.wards).await?;
     let total = city.reports.len();

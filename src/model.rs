@@ -8,10 +8,12 @@ use geo_types::MultiPolygon;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+mod category;
 mod change;
 mod deadline;
 mod summary;
 
+pub use category::{Category, fold, slug};
 pub use change::RefusedChange;
 pub use deadline::{open_overdue_at, overdue_at};
 pub use summary::ReportSummary;
@@ -233,6 +235,8 @@ pub struct Report {
     pub channel: Option<String>,
     /// The source's own columns that have no place above, kept as they came.
     pub attributes: serde_json::Value,
+    /// Imported although its point lies outside the city profile's bounds (kept, flagged).
+    pub outside_bounds: bool,
 }
 
 /// A validated report that has not been stored yet (it has no id).
@@ -256,6 +260,8 @@ pub struct NewReport {
     /// Private: phone or e-mail of the citizen. Stored in its own table, never served.
     pub reporter_contact: Option<String>,
     pub attributes: serde_json::Value,
+    /// The point lies outside the city profile's bounds (stored, flagged; imports only).
+    pub outside_bounds: bool,
 }
 
 impl NewReport {
@@ -345,16 +351,6 @@ pub struct Ward {
     pub population: Option<u64>,
 }
 
-/// A kind of problem citizens report, with its deadline and the agency it goes to by default.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Category {
-    pub code: String,
-    pub name_vi: String,
-    pub name_en: String,
-    pub deadline_hours: u32,
-    pub agency: String,
-}
-
 /// A unit that handles reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Agency {
@@ -411,6 +407,7 @@ mod tests {
             channel: None,
             reporter_contact: None,
             attributes: serde_json::json!({"k\0": ["v\0", {"w": "\0"}]}),
+            outside_bounds: false,
         };
         r.strip_nul();
         assert_eq!(

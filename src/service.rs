@@ -396,5 +396,6 @@ fn summary_of(id: ReportId, r: &NewReport) -> ReportSummary {
         created_at: r.created_at,
         due_at: r.due_at,
         resolved_at: r.resolved_at,
+        outside_bounds: r.outside_bounds,
     }
 }

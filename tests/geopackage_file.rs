@@ -339,7 +339,7 @@ async fn a_file_of_the_previous_release_is_upgraded_in_place() {
             .await
             .expect("a setting")
             .as_deref(),
-        Some("3")
+        Some("4")
     );
     for (fid, contact) in [
         (1, Some("+84 OLD-CONTACT-00")),

@@ -7,7 +7,7 @@ use common::oracle::RawWards;
 use hotspots::import::{ImportOptions, ImportSummary, import_csv};
 use hotspots::ingest::csv::open_input;
 use hotspots::ingest::mapping::Mapping;
-use hotspots::ingest::profile::derive_profile;
+use hotspots::ingest::profile::{city_zone, derive_profile};
 use hotspots::model::ReportId;
 use hotspots::service::Hotspots;
 use hotspots::store::{GeoPackageStore, Store};
@@ -50,6 +50,7 @@ async fn city(
         mapping,
         "test",
         "Test city",
+        city_zone(mapping, None).0,
     )
     .expect("profile");
     let app = Hotspots::open(store, profile).await.expect("service");
@@ -294,7 +295,9 @@ async fn broken_rows_are_reported_by_line_and_the_good_ones_stored_or_none_with_
         .and_then(|mut f| f.write_all(BROKEN.as_bytes()))
         .expect("write");
     let mapping = Mapping::preset("chicago").expect("preset");
-    let profile = derive_profile(BROKEN.as_bytes(), &mapping, "chi", "Chicago").expect("profile");
+    let zone = chrono_tz::America::Chicago;
+    let profile =
+        derive_profile(BROKEN.as_bytes(), &mapping, "chi", "Chicago", zone).expect("profile");
     let store = gpkg(&dir).await;
     let app = Hotspots::open(store.clone(), profile)
         .await
@@ -306,7 +309,7 @@ async fn broken_rows_are_reported_by_line_and_the_good_ones_stored_or_none_with_
         &mapping,
         &ImportOptions {
             strict: true,
-            progress: false,
+            ..ImportOptions::default()
         },
     )
     .await

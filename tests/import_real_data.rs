@@ -9,7 +9,7 @@ mod common;
 use hotspots::config::CityProfile;
 use hotspots::ingest::csv::{ParsedRow, RejectReason, RowError, open_input, read_reports};
 use hotspots::ingest::mapping::Mapping;
-use hotspots::ingest::profile::derive_profile;
+use hotspots::ingest::profile::{city_zone, derive_profile};
 use hotspots::wards::{WardFields, WardSet, load_geojson};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -55,7 +55,8 @@ fn parse(
 
 fn derive(path: &Path, mapping: &Mapping, code: &str, name: &str) -> CityProfile {
     let input = open_input(path).expect("data file opens");
-    let profile = derive_profile(input, mapping, code, name).expect("profile derivable");
+    let zone = city_zone(mapping, None).0;
+    let profile = derive_profile(input, mapping, code, name, zone).expect("profile derivable");
     assert_eq!(
         CityProfile::from_toml(&profile.to_toml()).ok().as_ref(),
         Some(&profile)
@@ -150,7 +151,10 @@ async fn boston_reads_every_row_and_normalises_wards() {
     for c in &profile.categories {
         eprintln!(
             "  category {} ({}): {} h, agency {}",
-            c.code, c.name_en, c.deadline_hours, c.agency
+            c.code,
+            c.name("en"),
+            c.deadline_hours,
+            c.agency
         );
     }
     assert_eq!(rows.len(), 62_165);
@@ -207,7 +211,7 @@ lines\"
     let mapping = Mapping::from_toml(
         r#"
         source = "test-311"
-        time_zone = "America/Chicago"
+        file_time_zone = "America/Chicago"
         [columns]
         external_id = "id"
         category = "type"

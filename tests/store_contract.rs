@@ -168,6 +168,7 @@ fn report(external_id: Option<&str>, lon: f64, lat: f64) -> NewReport {
         channel: None,
         reporter_contact: None,
         attributes: json!({}),
+        outside_bounds: false,
     }
 }
 
@@ -193,6 +194,7 @@ fn expected(id: ReportId, new: &NewReport) -> Report {
         satisfaction: new.satisfaction.map(Satisfaction::get),
         channel: new.channel.clone(),
         attributes: new.attributes.clone(),
+        outside_bounds: new.outside_bounds,
     }
 }
 
@@ -453,6 +455,7 @@ async fn every_field_round_trips_on_both_write_paths(store: &dyn Store) {
             "ratio": 0.25,
             "nested": { "ok": true, "note": "Phường Phú Hội", "none": null }
         }),
+        outside_bounds: true,
     };
     let bare = report(None, -0.000_001, -89.5);
     let ids = insert_new(store, &[full.clone(), bare.clone()]).await;
@@ -782,6 +785,7 @@ async fn a_million_reports_in_one_batch(store: &dyn Store) {
             description: Some(format!("report number {i}")),
             reporter_contact: (i % 10 == 0).then(|| format!("090{i:07}")),
             attributes: json!({ "n": i }),
+            outside_bounds: false,
             ..report(
                 Some(&format!("M-{i}")),
                 107.50 + f64::from(i % 1000) * 0.0002,

@@ -74,6 +74,7 @@ pub fn report_feature(r: &Report, snapshot: &Snapshot, distance_m: Option<f64>) 
         "satisfaction": r.satisfaction,
         "channel": r.channel,
         "attributes": r.attributes,
+        "outside_bounds": r.outside_bounds,
     });
     if let (Some(d), Some(map)) = (distance_m, props.as_object_mut()) {
         map.insert("distance_m".into(), json!((d * 10.0).round() / 10.0));

@@ -1,5 +1,6 @@
 //! The HTTP API. `app(state)` builds the router (tests drive it without a socket); `serve` binds it.
 
+mod categories;
 mod error;
 mod etag;
 mod extract;
@@ -37,6 +38,7 @@ pub fn app(state: AppState) -> Router {
         .route("/reports", get(reports::list).post(reports::create))
         .route("/reports/nearby", get(reports::nearby))
         .route("/reports/{id}", get(reports::get).patch(reports::update))
+        .route("/categories", get(categories::list))
         .route("/wards", get(wards::list))
         .route("/wards/{id}", get(wards::get));
     Router::new()

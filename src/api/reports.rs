@@ -78,6 +78,7 @@ pub struct ListParams {
     limit: Option<usize>,
     /// Opaque: the `next_cursor` of the previous page ([`Cursor::token`]).
     cursor: Option<String>,
+    outside_bounds: Option<bool>,
 }
 
 impl FromQuery for ListParams {
@@ -91,6 +92,7 @@ impl FromQuery for ListParams {
             to: q.text("to")?,
             limit: q.parse("limit", "an integer 1..10000")?,
             cursor: q.parse("cursor", "the next_cursor of a previous page")?,
+            outside_bounds: q.parse("outside_bounds", "true or false")?,
         })
     }
 }
@@ -170,9 +172,9 @@ fn filter_of(
     let category = match p.category.as_deref() {
         None => None,
         Some(c) => {
-            known_category(app, c)?;
+            let code = category_code(app, c)?;
             // A known category with no reports yet matches nothing.
-            Some(snapshot.category_code(c).unwrap_or(u16::MAX))
+            Some(snapshot.category_code(&code).unwrap_or(u16::MAX))
         }
     };
     let from_s = p
@@ -204,17 +206,19 @@ fn filter_of(
         status: p.status.as_deref().map(Status::parse).transpose()?,
         from_s,
         to_s,
+        outside_bounds: p.outside_bounds,
     })
 }
 
-fn known_category(app: &AppState, code: &str) -> Result<(), InvalidValue> {
-    if app.profile().category(code).is_none() && app.snapshot().category_code(code).is_none() {
-        return Err(InvalidValue::new(
-            "category",
-            format!("unknown category {code:?}"),
-        ));
+/// The code of the category `text` names (code or any name, see
+/// [`crate::config::CityProfile::resolve_category`]); a code only stored data uses is accepted
+/// as it is. The error lists the valid codes.
+fn category_code(app: &AppState, text: &str) -> Result<String, InvalidValue> {
+    match app.profile().resolve_category(text) {
+        Ok(c) => Ok(c.code.clone()),
+        Err(_) if app.snapshot().category_code(text).is_some() => Ok(text.to_string()),
+        Err(e) => Err(e),
     }
-    Ok(())
 }
 
 /// An RFC 3339 time, or a date (`YYYY-MM-DD`, midnight in the city's zone), as Unix seconds.
@@ -250,6 +254,9 @@ fn next_href(p: &ListParams, cursor: &str) -> String {
         if let Some(v) = v {
             pairs.push((k, v.clone()));
         }
+    }
+    if let Some(f) = p.outside_bounds {
+        pairs.push(("outside_bounds", f.to_string()));
     }
     if let Some(l) = p.limit {
         pairs.push(("limit", l.to_string()));
@@ -309,12 +316,14 @@ pub async fn nearby(
     if !(1..=500).contains(&limit) {
         return Err(InvalidValue::new("limit", "must be an integer 1..500").into());
     }
-    if let Some(c) = p.category.as_deref() {
-        known_category(&app, c)?;
-    }
+    let category = p
+        .category
+        .as_deref()
+        .map(|c| category_code(&app, c))
+        .transpose()?;
     let snapshot = app.snapshot();
     let (hits, fetched) = app
-        .nearby(lon.get(), lat.get(), radius_m, p.category.as_deref(), limit)
+        .nearby(lon.get(), lat.get(), radius_m, category.as_deref(), limit)
         .await?;
     let tag = Tag::for_reports(snapshot.version, fetched.reports.values());
     Ok(tag.answer(&headers, || {

@@ -187,6 +187,7 @@ pub fn generate(
                 channel: Some(channel(rng).into()),
                 reporter_contact: Some(format!("09{:08}", rng.random_range(0..100_000_000u32))),
                 attributes: json!({}),
+                outside_bounds: false,
             };
             settle(&mut report, cat.deadline_hours, end, rng);
             out.push(report);

@@ -127,6 +127,22 @@ impl Snapshot {
         self.categories.name(code)
     }
 
+    /// How many reports each category code has, for every code the reports use.
+    pub fn category_counts(&self) -> Vec<(&str, u64)> {
+        let mut counts = vec![0u64; self.categories.names.len()];
+        for e in self.entries() {
+            if let Some(n) = counts.get_mut(usize::from(e.category)) {
+                *n += 1;
+            }
+        }
+        self.categories
+            .names
+            .iter()
+            .map(String::as_str)
+            .zip(counts)
+            .collect()
+    }
+
     pub fn agency_name(&self, code: u16) -> Option<&str> {
         self.agencies.name(code)
     }

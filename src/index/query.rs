@@ -19,6 +19,8 @@ pub struct ReportFilter {
     pub from_s: Option<i64>,
     /// Created before, Unix seconds.
     pub to_s: Option<i64>,
+    /// Only reports flagged (or not) as outside the city's bounds.
+    pub outside_bounds: Option<bool>,
 }
 
 impl ReportFilter {
@@ -33,6 +35,7 @@ impl ReportFilter {
                 .is_none_or(|t| e.created_ms < t.saturating_mul(1000))
             && self.ward.is_none_or(|w| e.ward() == w)
             && self.bbox.is_none_or(|b| b.contains(e.lon, e.lat))
+            && self.outside_bounds.is_none_or(|f| e.outside_bounds == f)
     }
 }
 
@@ -245,6 +248,7 @@ mod tests {
                 .expect("valid"),
             due_at: None,
             resolved_at: None,
+            outside_bounds: false,
         }
     }
 

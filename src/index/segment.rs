@@ -29,6 +29,8 @@ pub struct Entry {
     pub category: u16,
     pub agency: u16,
     pub status: Status,
+    /// Imported with a point outside the city's bounds (fits in the padding: still 64 bytes).
+    pub outside_bounds: bool,
 }
 
 /// Where an entry stands in list order: `created_at`, then id. Lists run from the greatest key
@@ -57,6 +59,7 @@ impl Entry {
             category: categories.intern(&s.category),
             agency: s.agency.as_deref().map_or(NONE_U16, |a| agencies.intern(a)),
             status: s.status,
+            outside_bounds: s.outside_bounds,
         }
     }
 

@@ -6,20 +6,25 @@
 //! row, with its physical line number (the header is line 1) and a stable reason code; it never
 //! stops the rest of the file.
 
+mod checked;
 mod plan;
+mod record;
 mod rows;
 
-pub use rows::{ImportError, ParsedRow, RejectReason, RowError, RowFlags, SourceRow};
+pub use checked::{AddedCategory, CsvReports, read_reports};
+pub use record::content_key;
+pub use rows::{FileError, ParsedRow, RejectReason, RowError, RowFlags, SourceRow};
 
+use super::check_not_future;
 use super::mapping::{Mapping, parse_time};
-use super::{apply_profile, check_not_future};
-use crate::config::CityProfile;
 use crate::model::{Lat, Lon, NewReport};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use plan::{Field, Plan, column_of};
+use plan::{Field, Plan};
+use record::{Fields, Record};
 use serde_json::{Map, Value};
-use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
@@ -39,67 +44,14 @@ pub fn open_input(path: &Path) -> std::io::Result<Box<dyn Read>> {
 /// A closed or due time this much before the created time is clock skew, not an error.
 const SKEW_MINUTES: i64 = 5;
 
-/// Reads reports from CSV and checks each against `profile`. Naive times are in the mapping's
-/// zone, or the profile's when the mapping names none.
-pub fn read_reports<'a, R: Read>(
-    input: R,
-    mapping: &'a Mapping,
-    profile: &'a CityProfile,
-) -> Result<CsvReports<'a, R>, ImportError> {
-    Ok(CsvReports {
-        rows: read_source_rows(input, mapping, profile.time_zone)?,
-        profile,
-    })
-}
-
-/// The iterator of [`read_reports`].
-pub struct CsvReports<'a, R: Read> {
-    rows: SourceRows<'a, R>,
-    profile: &'a CityProfile,
-}
-
-impl<R: Read> Iterator for CsvReports<'_, R> {
-    type Item = Result<ParsedRow, RowError>;
-    fn next(&mut self) -> Option<Self::Item> {
-        let row = self.rows.next()?;
-        Some(row.and_then(|row| check_against_profile(row, self.profile)))
-    }
-}
-
-/// Fills deadline and agency from the profile, rejects unknown categories and flags points
-/// outside the bounds.
-fn check_against_profile(row: SourceRow, profile: &CityProfile) -> Result<ParsedRow, RowError> {
-    let SourceRow {
-        line,
-        mut report,
-        source_ward,
-        mut flags,
-        ..
-    } = row;
-    apply_profile(&mut report, profile).map_err(|e| {
-        let reason = match e.field {
-            "category" => RejectReason::UnknownCategory,
-            _ => RejectReason::DatesOutOfOrder,
-        };
-        RowError::new(line, reason, e.message)
-    })?;
-    flags.outside_bounds = !profile.bounds.contains(report.lon.get(), report.lat.get());
-    Ok(ParsedRow {
-        line,
-        report,
-        source_ward,
-        flags,
-    })
-}
-
-/// Reads rows with the mapping only (see [`SourceRow`]). Naive times are in the mapping's zone,
-/// or `default_zone` when it names none. Fails before any row when the header lacks a column the
+/// Reads rows with the mapping only (see [`SourceRow`]). Naive times are in the mapping's
+/// `file_time_zone`, or `city_zone` when it names none. Fails before any row when the header lacks a column the
 /// mapping names.
 pub fn read_source_rows<R: Read>(
     input: R,
     mapping: &Mapping,
-    default_zone: Tz,
-) -> Result<SourceRows<'_, R>, ImportError> {
+    city_zone: Tz,
+) -> Result<SourceRows<'_, R>, FileError> {
     let mut reader = ::csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(input);
@@ -122,10 +74,13 @@ pub fn read_source_rows<R: Read>(
         reader,
         plan,
         mapping,
-        zone: mapping.time_zone.unwrap_or(default_zone),
+        zone: mapping.file_time_zone.unwrap_or(city_zone),
         now: Utc::now(),
         record: ::csv::ByteRecord::new(),
         finished: false,
+        category_codes: RefCell::default(),
+        agency_codes: RefCell::default(),
+        keep_attributes: true,
     })
 }
 
@@ -138,6 +93,21 @@ pub struct SourceRows<'m, R: Read> {
     now: DateTime<Utc>,
     record: ::csv::ByteRecord,
     finished: bool,
+    /// The codes of the category and agency words met so far: a file repeats a few dozen words a
+    /// million times, and slugging one (Unicode decomposition) costs more than looking it up.
+    category_codes: RefCell<HashMap<String, Option<String>>>,
+    agency_codes: RefCell<HashMap<String, String>>,
+    /// False when only the mapped fields matter (deriving a profile): the unmapped columns, half
+    /// the allocations of a row, are then not copied into `attributes`.
+    keep_attributes: bool,
+}
+
+impl<R: Read> SourceRows<'_, R> {
+    /// Leaves every report's `attributes` empty.
+    pub fn without_attributes(mut self) -> Self {
+        self.keep_attributes = false;
+        self
+    }
 }
 
 impl<R: Read> Iterator for SourceRows<'_, R> {
@@ -171,35 +141,6 @@ impl<R: Read> Iterator for SourceRows<'_, R> {
     }
 }
 
-/// One record's values, looked up by the report field they fill.
-struct Record<'r> {
-    line: u64,
-    values: Vec<Cow<'r, str>>,
-    plan: &'r Plan,
-    mapping: &'r Mapping,
-}
-
-impl Record<'_> {
-    /// The trimmed value of a mapped field; `None` when unmapped or empty.
-    fn get(&self, field: Field) -> Option<&str> {
-        self.plan.fields[field as usize]
-            .map(|i| self.values[i].trim())
-            .filter(|v| !v.is_empty())
-    }
-
-    fn text(&self, field: Field) -> Option<String> {
-        self.get(field).map(str::to_string)
-    }
-
-    fn column(&self, field: Field) -> &str {
-        column_of(&self.mapping.columns, field).unwrap_or_default()
-    }
-
-    fn fail(&self, reason: RejectReason, message: String) -> RowError {
-        RowError::new(self.line, reason, message)
-    }
-}
-
 /// A row's times, ordered: closed and due never before created.
 struct Times {
     created_at: DateTime<Utc>,
@@ -209,6 +150,28 @@ struct Times {
 }
 
 impl<R: Read> SourceRows<'_, R> {
+    /// [`Mapping::category_code`], remembered per word.
+    fn category_code(&self, word: &str) -> Option<String> {
+        let mut codes = self.category_codes.borrow_mut();
+        if let Some(code) = codes.get(word) {
+            return code.clone();
+        }
+        let code = self.mapping.category_code(word);
+        codes.insert(word.to_string(), code.clone());
+        code
+    }
+
+    /// [`Mapping::agency_code`], remembered per word.
+    fn agency_code(&self, word: &str) -> String {
+        let mut codes = self.agency_codes.borrow_mut();
+        if let Some(code) = codes.get(word) {
+            return code.clone();
+        }
+        let code = self.mapping.agency_code(word);
+        codes.insert(word.to_string(), code.clone());
+        code
+    }
+
     fn row(&self, line: u64) -> Result<SourceRow, RowError> {
         let width = self.plan.headers.len();
         if self.record.len() != width {
@@ -218,11 +181,11 @@ impl<R: Read> SourceRows<'_, R> {
             );
             return Err(RowError::new(line, RejectReason::WrongColumnCount, message));
         }
-        let values: Vec<Cow<'_, str>> = self.record.iter().map(String::from_utf8_lossy).collect();
-        let lossy_text = values.iter().any(|v| matches!(v, Cow::Owned(_)));
+        let fields = Fields::of(&self.record);
+        let lossy_text = matches!(fields, Fields::Lossy(_));
         let r = Record {
             line,
-            values,
+            fields,
             plan: &self.plan,
             mapping: self.mapping,
         };
@@ -231,7 +194,7 @@ impl<R: Read> SourceRows<'_, R> {
             let message = format!("{} is empty", r.column(Field::Category));
             r.fail(RejectReason::MissingCategory, message)
         })?;
-        let category = self.mapping.category_code(source_category).ok_or_else(|| {
+        let category = self.category_code(source_category).ok_or_else(|| {
             let message = format!(
                 "category {source_category:?} is not in [categories] and category_default_slug is off"
             );
@@ -243,16 +206,26 @@ impl<R: Read> SourceRows<'_, R> {
             .get(Field::Ward)
             .and_then(|w| self.mapping.normalise_ward(w));
         let status = r.get(Field::Status);
+        let address = r.text(Field::Address);
+        let external_id = match self.plan.fields[Field::ExternalId as usize] {
+            Some(_) => r.text(Field::ExternalId),
+            None => Some(content_key(
+                source_category,
+                times.created_at,
+                (lon, lat),
+                address.as_deref(),
+            )),
+        };
         let report = NewReport {
             source: self.mapping.source.clone(),
-            external_id: r.text(Field::ExternalId),
+            external_id,
             category,
             description: r.text(Field::Description),
             lon,
             lat,
-            address: r.text(Field::Address),
+            address,
             ward: None,
-            agency: r.get(Field::Agency).map(|a| self.mapping.agency_code(a)),
+            agency: r.get(Field::Agency).map(|a| self.agency_code(a)),
             status: self.mapping.status(status, times.resolved_at.is_some()),
             created_at: times.created_at,
             due_at: times.due_at,
@@ -261,6 +234,7 @@ impl<R: Read> SourceRows<'_, R> {
             channel: r.text(Field::Channel),
             reporter_contact: None,
             attributes: self.attributes(&r, source_ward.as_deref(), status),
+            outside_bounds: false,
         };
         Ok(SourceRow {
             line,
@@ -320,8 +294,12 @@ impl<R: Read> SourceRows<'_, R> {
     fn point(&self, r: &Record<'_>) -> Result<(Lon, Lat), RowError> {
         let mut problem = None;
         for (source, ix) in &self.plan.coordinates {
-            let raw: Vec<&str> = ix.iter().map(|&i| r.values[i].as_ref()).collect();
-            let message = match source.read(&raw) {
+            // A source reads one or two columns: no vector per row for them.
+            let mut raw = [""; 2];
+            for (slot, &i) in raw.iter_mut().zip(ix) {
+                *slot = r.value(i);
+            }
+            let message = match source.read(&raw[..ix.len().min(2)]) {
                 Ok(None) => continue,
                 // (0, 0) is where exports put "no location", not a report in the Gulf of Guinea.
                 Ok(Some((lon, lat))) if lon == 0.0 && lat == 0.0 => continue,
@@ -353,8 +331,11 @@ impl<R: Read> SourceRows<'_, R> {
     /// The unmapped columns' non-empty values, plus the normalised source ward and raw status.
     fn attributes(&self, r: &Record<'_>, source_ward: Option<&str>, status: Option<&str>) -> Value {
         let mut attributes = Map::new();
+        if !self.keep_attributes {
+            return Value::Object(attributes);
+        }
         for &i in &self.plan.attributes {
-            let v = r.values[i].trim();
+            let v = r.value(i).trim();
             if !v.is_empty() {
                 attributes.insert(self.plan.headers[i].clone(), Value::String(v.to_string()));
             }

@@ -11,13 +11,14 @@
 //! - a point outside the city's bounds is flagged, not rejected, as in CSV imports.
 
 use super::check_times;
-use super::csv::{ImportError, ParsedRow, RejectReason, RowError, RowFlags};
+use super::csv::{AddedCategory, FileError, ParsedRow, RejectReason, RowError, RowFlags};
 use super::json::report_from_json;
 use super::mapping::parse_time;
 use crate::config::CityProfile;
-use crate::model::{Bbox4326, InvalidValue, Satisfaction, Status};
+use crate::model::{Bbox4326, InvalidValue, Satisfaction, Status, slug};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
+use unicode_normalization::UnicodeNormalization;
 
 /// Properties [`report_from_json`] reads.
 const SUBMITTED: &[&str] = &[
@@ -31,7 +32,17 @@ const SUBMITTED: &[&str] = &[
     "reporter_contact",
 ];
 /// Properties Hotspots computes when it serves reports; re-importing must not take them as data.
-const COMPUTED: &[&str] = &["id", "ward_name", "updated_at", "overdue", "distance_m"];
+const COMPUTED: &[&str] = &[
+    "id",
+    "ward_name",
+    "updated_at",
+    "overdue",
+    "distance_m",
+    "outside_bounds",
+];
+
+/// Each feature's outcome, in order.
+pub type Rows = Vec<Result<ParsedRow, RowError>>;
 
 /// Reads every feature; `line` in results is the feature's index in `features` (from 0).
 /// Features without a `source` property get `source`.
@@ -39,18 +50,76 @@ pub fn read_geojson_reports(
     text: &str,
     profile: &CityProfile,
     source: &str,
-) -> Result<Vec<Result<ParsedRow, RowError>>, ImportError> {
+) -> Result<Vec<Result<ParsedRow, RowError>>, FileError> {
+    Ok(read_features(&features_of(text)?, profile, source))
+}
+
+/// Like [`read_geojson_reports`], but a category the profile lacks is added to `profile`
+/// (named in `language`), as a CSV import does, instead of rejecting its features.
+pub fn read_geojson_reports_adding(
+    text: &str,
+    profile: &mut CityProfile,
+    source: &str,
+    language: &str,
+) -> Result<(Rows, Vec<AddedCategory>), FileError> {
+    let collection = features_of(text)?;
+    let features = features(&collection)?;
+    let mut added: Vec<AddedCategory> = Vec::new();
+    for (i, f) in features.iter().enumerate() {
+        let Some(word) = f
+            .pointer("/properties/category")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+        else {
+            continue;
+        };
+        if let Some(a) = added.iter_mut().find(|a| a.code == slug(word)) {
+            a.rows += 1;
+        } else if profile.resolve_category(word).is_err() {
+            let name: String = word.nfc().collect();
+            if let Some(code) = profile.add_category(word, language, &name) {
+                added.push(AddedCategory {
+                    code,
+                    name,
+                    language: language.to_string(),
+                    first_line: i as u64,
+                    rows: 1,
+                });
+            }
+        }
+    }
+    Ok((read_features(&collection, profile, source), added))
+}
+
+/// The parsed collection, checked to be a FeatureCollection with a `features` array.
+fn features_of(text: &str) -> Result<Value, FileError> {
     let collection: Value =
-        serde_json::from_str(text).map_err(|e| ImportError::NotFeatureCollection(e.to_string()))?;
+        serde_json::from_str(text).map_err(|e| FileError::NotFeatureCollection(e.to_string()))?;
     if collection.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
-        return Err(ImportError::NotFeatureCollection(
+        return Err(FileError::NotFeatureCollection(
             "\"type\" is not \"FeatureCollection\"".into(),
         ));
     }
-    let features = collection
+    features(&collection)?;
+    Ok(collection)
+}
+
+fn features(collection: &Value) -> Result<&Vec<Value>, FileError> {
+    collection
         .get("features")
         .and_then(Value::as_array)
-        .ok_or_else(|| ImportError::NotFeatureCollection("\"features\" is not an array".into()))?;
+        .ok_or_else(|| FileError::NotFeatureCollection("\"features\" is not an array".into()))
+}
+
+fn read_features(
+    collection: &Value,
+    profile: &CityProfile,
+    source: &str,
+) -> Vec<Result<ParsedRow, RowError>> {
+    let Ok(features) = features(collection) else {
+        return Vec::new();
+    };
     // Bounds are checked here (as a flag), so report_from_json sees the whole world.
     let world = CityProfile {
         bounds: Bbox4326 {
@@ -62,7 +131,7 @@ pub fn read_geojson_reports(
         ..profile.clone()
     };
     let now = Utc::now();
-    Ok(features
+    features
         .iter()
         .enumerate()
         .map(|(i, f)| {
@@ -70,7 +139,7 @@ pub fn read_geojson_reports(
             read_feature(f, line, &world, profile, source, now)
                 .map_err(|(reason, message)| RowError::new(line, reason, message))
         })
-        .collect())
+        .collect()
 }
 
 type Rejection = (RejectReason, String);
@@ -172,6 +241,7 @@ fn read_feature(
         outside_bounds: !profile.bounds.contains(report.lon.get(), report.lat.get()),
         ..RowFlags::default()
     };
+    report.outside_bounds = flags.outside_bounds;
     Ok(ParsedRow {
         line,
         report,

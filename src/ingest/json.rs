@@ -88,6 +88,8 @@ pub fn report_from_json(
         channel: text(&props, "channel")?,
         reporter_contact: text(&props, "reporter_contact")?,
         attributes,
+        // Submissions outside the bounds are refused below, so never flagged.
+        outside_bounds: false,
     };
     if !profile.bounds.contains(lon, lat) {
         return Err(InvalidValue::new(

@@ -33,9 +33,22 @@ pub struct Mapping {
     /// Stored as each report's `source`, e.g. "chicago-311"; with the external id it makes
     /// re-imports idempotent.
     pub source: String,
-    /// Zone of timestamps written without an offset; `None` uses the city profile's zone.
+    /// How the *file's* timestamps written without an offset are read (many exports write UTC
+    /// without saying so). `None`: in the city's zone.
     #[serde(default)]
-    pub time_zone: Option<Tz>,
+    pub file_time_zone: Option<Tz>,
+    /// The *city's* zone, in which days and months are cut, for a city profile derived from this
+    /// file (`--time-zone` overrides it). Unrelated to how the file's times are read.
+    #[serde(default)]
+    pub city_time_zone: Option<Tz>,
+    /// Language (ISO 639-1) of the file's category values: a category found in the file is
+    /// named in it. Default `en`.
+    #[serde(default = "default_language")]
+    pub language: String,
+    /// The single `time_zone` key of earlier mappings, which meant both zones; refused with a
+    /// message that says which of the two keys to use.
+    #[serde(default, rename = "time_zone")]
+    pub legacy_time_zone: Option<toml::Value>,
     pub columns: Columns,
     /// Where a row's point comes from, tried in order until one gives a point.
     pub coordinates: Vec<CoordinateSource>,
@@ -55,6 +68,10 @@ pub struct Mapping {
     pub agencies: BTreeMap<String, String>,
     #[serde(default)]
     pub ward_rule: WardRule,
+}
+
+fn default_language() -> String {
+    "en".into()
 }
 
 /// Header names of the columns that fill a report. Only `category` and `created_at` are required.
@@ -173,6 +190,20 @@ impl Mapping {
         if self.source.trim().is_empty() {
             return invalid("source must not be empty".into());
         }
+        if self.legacy_time_zone.is_some() {
+            return invalid(
+                "the key time_zone is split in two: file_time_zone says how the file's times \
+                 without an offset are read (e.g. \"UTC\"), city_time_zone is the city's own zone \
+                 (e.g. \"Europe/Berlin\"); see data/mappings/example.toml"
+                    .into(),
+            );
+        }
+        if self.language.len() != 2 || !self.language.bytes().all(|b| b.is_ascii_lowercase()) {
+            return invalid(format!(
+                "language must be a two-letter ISO 639-1 code such as \"de\", got {:?}",
+                self.language
+            ));
+        }
         if self.coordinates.is_empty() {
             return invalid("at least one [[coordinates]] source is needed".into());
         }
@@ -186,12 +217,17 @@ impl Mapping {
         {
             return invalid(format!("column names must not be empty (got {empty:?})"));
         }
-        if let Some((value, _)) = self
-            .categories
-            .iter()
-            .find(|(_, code)| slugify(code).is_empty())
-        {
-            return invalid(format!("[categories] {value:?} maps to an empty code"));
+        if let Some((value, code)) = self.categories.iter().find(|(_, code)| {
+            code.is_empty()
+                || !code
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        }) {
+            return invalid(format!(
+                "[categories] {value:?} maps to {code:?}; a category code is an ASCII slug \
+                 (lower-case letters, digits, - and _), e.g. {:?}",
+                slugify(code)
+            ));
         }
         if let Some((value, _)) = self
             .agencies
@@ -245,25 +281,19 @@ impl Mapping {
             WardRule::Number => {
                 let digits = value.trim_start_matches(|c: char| !c.is_ascii_digit());
                 let number: f64 = digits.parse().ok()?;
+                // A whole number below 1e9 is exact as an integer; printing the float would go
+                // through exact decimal formatting, a visible cost per row.
                 (number.fract() == 0.0 && (1.0..1e9).contains(&number))
-                    .then(|| format!("{number:.0}"))
+                    .then(|| (number as u64).to_string())
             }
         }
     }
 }
 
-/// A code from free text: lower case, letters and digits kept (diacritics too), every other run
-/// of characters turned into one "-". "Pothole in Street" → "pothole-in-street".
+/// A code from free text, an ASCII slug ([`crate::model::slug`]): "Pothole in Street" →
+/// "pothole-in-street", "Wilder Müll" → "wilder-muell".
 pub fn slugify(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.trim().chars() {
-        if c.is_alphanumeric() {
-            out.extend(c.to_lowercase());
-        } else if !out.is_empty() && !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    out.trim_end_matches('-').to_string()
+    crate::model::slug(text)
 }
 
 #[cfg(test)]
@@ -293,6 +323,27 @@ mod tests {
         let err = Mapping::from_toml("source = \"x\"\n[columns]\ncategory = \"t\"\ncreated_at = \"d\"\n[[coordinates]]\nkind = \"lat_lon\"\nlat = \"y\"\nlon = \"x\"\n[statuses]\nOpen = \"open\"\n")
             .expect_err("bad status");
         assert!(err.to_string().contains("received"), "{err}");
+    }
+
+    #[test]
+    fn the_old_time_zone_key_is_refused_with_the_two_new_ones_named() {
+        let text = "source = \"x\"\ntime_zone = \"UTC\"\n[columns]\ncategory = \"t\"\ncreated_at = \"d\"\n\
+                    [[coordinates]]\nkind = \"lat_lon\"\nlat = \"y\"\nlon = \"x\"\n";
+        let err = Mapping::from_toml(text).expect_err("ambiguous key");
+        let message = err.to_string();
+        assert!(
+            message.contains("file_time_zone") && message.contains("city_time_zone"),
+            "{message}"
+        );
+        let fine = Mapping::from_toml(&text.replace("time_zone", "file_time_zone")).expect("valid");
+        assert_eq!(fine.file_time_zone, Some(chrono_tz::UTC));
+        assert_eq!((fine.city_time_zone, fine.language.as_str()), (None, "en"));
+        let named = format!(
+            "{}[categories]\n\"Wilder Müll\" = \"Wilder Müll\"\n",
+            text.replace("time_zone", "file_time_zone")
+        );
+        let err = Mapping::from_toml(&named).expect_err("a code must be a slug");
+        assert!(err.to_string().contains("\"wilder-muell\""), "{err}");
     }
 
     #[test]
@@ -329,7 +380,7 @@ mod tests {
             slugify("  Pest Infestation - Residential "),
             "pest-infestation-residential"
         );
-        assert_eq!(slugify("Rác thải / Vệ sinh"), "rác-thải-vệ-sinh");
+        assert_eq!(slugify("Rác thải / Vệ sinh"), "rac-thai-ve-sinh");
         assert_eq!(slugify("--"), "");
         let m = Mapping::preset("chicago").expect("preset");
         assert_eq!(

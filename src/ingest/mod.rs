@@ -10,7 +10,7 @@ pub mod mapping;
 pub mod profile;
 
 use crate::config::CityProfile;
-use crate::model::{InvalidValue, NewReport};
+use crate::model::{Category, InvalidValue, NewReport};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
 
@@ -25,19 +25,18 @@ pub const TIME_RANGE_YEARS: std::ops::Range<i32> = 1900..2200;
 pub const ATTRIBUTE_NUMBER_LIMIT: f64 = 1e300;
 
 /// Fills in what the profile decides when a source leaves it out: the category's default agency
-/// and the deadline (`created_at` + the category's hours). Rejects unknown categories.
+/// and the deadline (`created_at` + the category's hours). The category may be given by code or
+/// by any of its names; it is stored by code. Rejects unknown categories, listing the codes.
 pub fn apply_profile(report: &mut NewReport, profile: &CityProfile) -> Result<(), InvalidValue> {
-    let category = profile.category(&report.category).ok_or_else(|| {
-        let known: Vec<&str> = profile.categories.iter().map(|c| c.code.as_str()).collect();
-        InvalidValue::new(
-            "category",
-            format!(
-                "unknown category {:?}; known: {}",
-                report.category,
-                known.join(", ")
-            ),
-        )
-    })?;
+    let category = profile.resolve_category(&report.category)?;
+    if category.code != report.category {
+        report.category = category.code.clone();
+    }
+    apply_category(report, category)
+}
+
+/// [`apply_profile`] for a report whose category is resolved already.
+pub fn apply_category(report: &mut NewReport, category: &Category) -> Result<(), InvalidValue> {
     if report.agency.is_none() {
         report.agency = Some(category.agency.clone());
     }

@@ -2,24 +2,60 @@
 //! the planner gives the file and its mapping, and gets bounds, categories, deadlines and agencies
 //! to review and save as TOML.
 
-use super::csv::{ImportError, SourceRow, read_source_rows};
+use super::csv::{FileError, SourceRow, read_source_rows};
 use super::mapping::Mapping;
 use crate::config::{CityProfile, ConfigError};
+pub use crate::config::{DEFAULT_DEADLINE_HOURS, UNASSIGNED_AGENCY};
 use crate::model::{Agency, Bbox4326, Category};
+use chrono_tz::Tz;
 use std::collections::BTreeMap;
 use std::io::Read;
+use unicode_normalization::UnicodeNormalization;
 
-/// Deadline of a category whose rows carry too few due times to learn one from.
-pub const DEFAULT_DEADLINE_HOURS: u32 = 72;
-/// Agency code of categories whose rows name no agency.
-pub const UNASSIGNED_AGENCY: &str = "unassigned";
+/// Where a derived profile's city zone came from (see [`city_zone`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZoneSource {
+    /// `--time-zone`.
+    Flag,
+    /// The mapping's `city_time_zone`.
+    CityKey,
+    /// The mapping's `file_time_zone` (the file is taken to be written in the city's zone).
+    FileKey,
+    /// Nothing said: UTC.
+    Default,
+}
+
+impl std::fmt::Display for ZoneSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Flag => "from --time-zone",
+            Self::CityKey => "from the mapping's city_time_zone",
+            Self::FileKey => {
+                "from the mapping's file_time_zone; pass --time-zone if the city's differs"
+            }
+            Self::Default => "nothing named one; pass --time-zone or set city_time_zone",
+        })
+    }
+}
+
+/// The city's zone for a profile derived from a file: `flag` (`--time-zone`), else the mapping's
+/// `city_time_zone`, else its `file_time_zone`, else UTC.
+pub fn city_zone(mapping: &Mapping, flag: Option<Tz>) -> (Tz, ZoneSource) {
+    if let Some(zone) = flag {
+        (zone, ZoneSource::Flag)
+    } else if let Some(zone) = mapping.city_time_zone {
+        (zone, ZoneSource::CityKey)
+    } else if let Some(zone) = mapping.file_time_zone {
+        (zone, ZoneSource::FileKey)
+    } else {
+        (chrono_tz::UTC, ZoneSource::Default)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeriveError {
-    #[error("the mapping names no time_zone; a derived profile needs one")]
-    NoTimeZone,
     #[error(transparent)]
-    Import(#[from] ImportError),
+    File(#[from] FileError),
     #[error("no row could be read with the mapping (all {rejected} rejected)")]
     NoRows { rejected: usize },
     #[error("the derived profile is invalid: {0}")]
@@ -40,12 +76,13 @@ struct CategoryStats {
 /// - bounds: the 0.1 and 99.9 percentiles of longitude and latitude (so placeholder points and
 ///   strays do not stretch them), widened by 5 % of the span on each side (at least 0.01°);
 /// - categories: one per mapped code, named after its most frequent source value (in both
-///   `name_en` and `name_vi`); the deadline is the median of due − created, in whole hours, when
+///   the mapping's `language`); the deadline is the median of due − created, in whole hours, when
 ///   at least a tenth of the category's rows (and five or more) carry a due time, else
 ///   [`DEFAULT_DEADLINE_HOURS`]; the agency is the one most of its rows name, else
 ///   [`UNASSIGNED_AGENCY`];
 /// - agencies: each agency code with its most frequent source name;
-/// - time zone: the mapping's.
+/// - time zone: `zone`, the city's (see [`city_zone`]); the file's naive times are read in the
+///   mapping's `file_time_zone`, or in `zone` when it names none.
 ///
 /// The result passes `CityProfile::from_toml(&profile.to_toml())`.
 pub fn derive_profile<R: Read>(
@@ -53,13 +90,13 @@ pub fn derive_profile<R: Read>(
     mapping: &Mapping,
     city_code: &str,
     city_name: &str,
+    zone: Tz,
 ) -> Result<CityProfile, DeriveError> {
-    let zone = mapping.time_zone.ok_or(DeriveError::NoTimeZone)?;
     let (mut lons, mut lats) = (Vec::new(), Vec::new());
     let mut categories: BTreeMap<String, CategoryStats> = BTreeMap::new();
     let mut agency_names: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     let mut rejected = 0;
-    for row in read_source_rows(input, mapping, zone)? {
+    for row in read_source_rows(input, mapping, zone)?.without_attributes() {
         let Ok(SourceRow {
             report,
             source_category,
@@ -74,7 +111,13 @@ pub fn derive_profile<R: Read>(
         lats.push(report.lat.get());
         let stats = categories.entry(report.category.clone()).or_default();
         stats.rows += 1;
-        *stats.names.entry(source_category).or_default() += 1;
+        // One name whether the file spells "ü" composed or decomposed (ASCII is NFC already).
+        let name = if source_category.is_ascii() {
+            source_category
+        } else {
+            source_category.nfc().collect()
+        };
+        *stats.names.entry(name).or_default() += 1;
         if let (Some(code), Some(name)) = (report.agency, source_agency) {
             *stats.agencies.entry(code.clone()).or_default() += 1;
             *agency_names
@@ -106,8 +149,7 @@ pub fn derive_profile<R: Read>(
                 agency: most_frequent(&stats.agencies)
                     .unwrap_or(UNASSIGNED_AGENCY)
                     .to_string(),
-                name_vi: name.clone(),
-                name_en: name,
+                names: BTreeMap::from([(mapping.language.clone(), name)]),
                 code,
             }
         })
@@ -193,7 +235,7 @@ id,type,opened,due,dept,lat,lon
 
     fn mapping() -> Mapping {
         Mapping::from_toml(
-            "source = \"t\"\ntime_zone = \"America/Chicago\"\ncategory_default_slug = true\n\
+            "source = \"t\"\nfile_time_zone = \"America/Chicago\"\ncategory_default_slug = true\n\
              [columns]\nexternal_id = \"id\"\ncategory = \"type\"\ncreated_at = \"opened\"\ndue_at = \"due\"\nagency = \"dept\"\n\
              [[coordinates]]\nkind = \"lat_lon\"\nlat = \"lat\"\nlon = \"lon\"\n",
         )
@@ -202,11 +244,14 @@ id,type,opened,due,dept,lat,lon
 
     #[test]
     fn derives_deadlines_agencies_and_bounds() {
-        let p = derive_profile(CSV.as_bytes(), &mapping(), "test", "Test City").expect("derivable");
+        let (zone, from) = city_zone(&mapping(), None);
+        assert_eq!(from, ZoneSource::FileKey);
+        let p = derive_profile(CSV.as_bytes(), &mapping(), "test", "Test City", zone)
+            .expect("derivable");
         assert_eq!(p.time_zone, chrono_tz::America::Chicago);
         let pothole = p.category("pothole").expect("pothole");
         assert_eq!(
-            (pothole.name_en.as_str(), pothole.deadline_hours),
+            (pothole.name("en"), pothole.deadline_hours),
             ("Pothole", 24)
         );
         assert_eq!(pothole.agency, "streets-dept");
@@ -225,18 +270,26 @@ id,type,opened,due,dept,lat,lon
     }
 
     #[test]
-    fn needs_a_zone_and_rows() {
+    fn without_a_zone_the_city_is_utc_and_rows_are_needed() {
         let no_zone = Mapping {
-            time_zone: None,
+            file_time_zone: None,
             ..mapping()
         };
-        assert!(matches!(
-            derive_profile(CSV.as_bytes(), &no_zone, "t", "T"),
-            Err(DeriveError::NoTimeZone)
-        ));
+        assert_eq!(
+            city_zone(&no_zone, None),
+            (chrono_tz::UTC, ZoneSource::Default)
+        );
+        let berlin = chrono_tz::Europe::Berlin;
+        assert_eq!(
+            city_zone(&no_zone, Some(berlin)),
+            (berlin, ZoneSource::Flag)
+        );
+        let p = derive_profile(CSV.as_bytes(), &no_zone, "t", "T", chrono_tz::UTC)
+            .expect("a file without file_time_zone derives a profile");
+        assert_eq!(p.time_zone, chrono_tz::UTC);
         let header_only = "id,type,opened,due,dept,lat,lon\n";
         assert!(matches!(
-            derive_profile(header_only.as_bytes(), &mapping(), "t", "T"),
+            derive_profile(header_only.as_bytes(), &mapping(), "t", "T", chrono_tz::UTC),
             Err(DeriveError::NoRows { rejected: 0 })
         ));
     }

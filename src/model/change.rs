@@ -99,6 +99,7 @@ mod tests {
             satisfaction: (status == Status::Resolved).then_some(2),
             channel: None,
             attributes: serde_json::json!({}),
+            outside_bounds: false,
         }
     }
 

@@ -17,6 +17,8 @@ pub struct ReportSummary {
     pub created_at: DateTime<Utc>,
     pub due_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// Imported with a point outside the city profile's bounds.
+    pub outside_bounds: bool,
 }
 
 impl From<&Report> for ReportSummary {
@@ -32,6 +34,7 @@ impl From<&Report> for ReportSummary {
             created_at: r.created_at,
             due_at: r.due_at,
             resolved_at: r.resolved_at,
+            outside_bounds: r.outside_bounds,
         }
     }
 }

@@ -31,7 +31,8 @@ const ROWS_PER_INSERT: usize = 1000;
 const RTREE_SETTLE: Duration = Duration::from_secs(3);
 
 const REPORT_COLUMNS: &str = "fid, geom, source, external_id, category, description, address, ward, \
-     agency, status, created_at, updated_at, due_at, resolved_at, satisfaction, channel, attributes";
+     agency, status, created_at, updated_at, due_at, resolved_at, satisfaction, channel, attributes, \
+     outside_bounds";
 
 /// A GeoPackage file and, beside it, the private file of reporter contacts (`private.rs`).
 #[derive(Debug, Clone)]
@@ -208,6 +209,7 @@ fn report_from_row(row: &SqliteRow) -> Result<ReportRow, StoreError> {
         satisfaction: row.get("satisfaction"),
         channel: row.get("channel"),
         attributes: row.get("attributes"),
+        outside_bounds: row.get("outside_bounds"),
     })
 }
 

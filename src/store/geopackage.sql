@@ -74,6 +74,7 @@ create table report (
   satisfaction INTEGER CHECK (satisfaction BETWEEN 1 AND 5),
   channel TEXT,
   attributes TEXT NOT NULL DEFAULT '{}',
+  outside_bounds BOOLEAN NOT NULL DEFAULT 0,
   UNIQUE (source, external_id)
 );
 

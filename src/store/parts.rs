@@ -69,6 +69,7 @@ mod tests {
             created_at: Utc::now(),
             due_at: None,
             resolved_at: None,
+            outside_bounds: false,
         }
     }
 

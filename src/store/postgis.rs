@@ -36,7 +36,7 @@ macro_rules! report_columns {
     () => {
         "id, st_asbinary(geom) as wkb, source, external_id, category, description, address, ward, \
          agency, status, created_at, updated_at, due_at, resolved_at, satisfaction, channel, \
-         attributes::text as attributes"
+         attributes::text as attributes, outside_bounds"
     };
 }
 
@@ -64,6 +64,11 @@ fn migrator() -> Migrator {
             3,
             "data version",
             include_str!("../../migrations/0003_data_version.sql"),
+        ),
+        migration(
+            4,
+            "outside bounds",
+            include_str!("../../migrations/0004_outside_bounds.sql"),
         ),
     ])
 }
@@ -216,6 +221,7 @@ fn report_from_row(row: &PgRow) -> Result<ReportRow, StoreError> {
         satisfaction: get::<Option<i16>>(row, "satisfaction")?.map(i64::from),
         channel: get(row, "channel")?,
         attributes: get(row, "attributes")?,
+        outside_bounds: get(row, "outside_bounds")?,
     })
 }
 
@@ -332,7 +338,7 @@ impl Store for PostgisStore {
     async fn summaries(&self) -> Result<Vec<ReportSummary>, StoreError> {
         let mut rows = sqlx::query(
             "select id, st_asbinary(geom) as wkb, ward, category, agency, status, created_at, \
-             due_at, resolved_at from report order by id",
+             due_at, resolved_at, outside_bounds from report order by id",
         )
         .fetch(&self.pool);
         let mut out = Vec::new();
@@ -350,6 +356,7 @@ impl Store for PostgisStore {
                 created_at: get(&row, "created_at")?,
                 due_at: get(&row, "due_at")?,
                 resolved_at: get(&row, "resolved_at")?,
+                outside_bounds: get(&row, "outside_bounds")?,
             });
         }
         Ok(out)

@@ -23,6 +23,7 @@ pub(crate) struct ReportRow {
     pub satisfaction: Option<i64>,
     pub channel: Option<String>,
     pub attributes: String,
+    pub outside_bounds: bool,
 }
 
 /// Logs a stored report that cannot be read back (stores leave it out of what they return).
@@ -71,6 +72,7 @@ impl ReportRow {
             satisfaction: self.satisfaction.and_then(|s| u8::try_from(s).ok()),
             channel: self.channel,
             attributes,
+            outside_bounds: self.outside_bounds,
         })
     }
 }

@@ -16,6 +16,7 @@ pub fn summary_of(id: ReportId, new: &NewReport) -> ReportSummary {
         created_at: new.created_at,
         due_at: new.due_at,
         resolved_at: new.resolved_at,
+        outside_bounds: new.outside_bounds,
     }
 }
 
@@ -41,6 +42,7 @@ pub fn varied_reports(prefix: &str, n: u32) -> Vec<NewReport> {
                 due_at: (i % 2 == 0).then(|| created_at + chrono::Duration::hours(72)),
                 resolved_at: (status == Status::Resolved)
                     .then(|| created_at + chrono::Duration::hours(i64::from(i % 100))),
+                outside_bounds: i % 3 == 1,
                 ..report(
                     Some(&format!("{prefix}-{i}")),
                     107.55 + f64::from(i % 400) * 0.0001,

@@ -1,6 +1,6 @@
 //! Where in a CSV row each mapped value is: header positions resolved once, before any row.
 
-use super::ImportError;
+use super::FileError;
 use crate::ingest::mapping::{Columns, CoordinateSource, Mapping};
 
 /// Field of a report a mapped column fills; the order of [`Plan::fields`].
@@ -59,7 +59,7 @@ pub(super) struct Plan {
 }
 
 impl Plan {
-    pub(super) fn new(headers: &[String], mapping: &Mapping) -> Result<Self, ImportError> {
+    pub(super) fn new(headers: &[String], mapping: &Mapping) -> Result<Self, FileError> {
         let mut missing = Vec::new();
         let mut find = |name: &str| {
             let found = headers
@@ -83,7 +83,7 @@ impl Plan {
             })
             .collect();
         if !missing.is_empty() {
-            return Err(ImportError::MissingColumns {
+            return Err(FileError::MissingColumns {
                 missing,
                 found: headers.join(", "),
             });

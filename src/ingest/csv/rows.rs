@@ -104,7 +104,7 @@ pub struct SourceRow {
 
 /// A problem with the file as a whole: nothing was read.
 #[derive(Debug, thiserror::Error)]
-pub enum ImportError {
+pub enum FileError {
     #[error("reading the header: {0}")]
     Header(#[from] ::csv::Error),
     #[error("the file has no column {missing:?} named in the mapping; its columns are: {found}")]

@@ -225,10 +225,10 @@ async fn with_duplicates(
 /// `ORDER BY key` keeps input order, which the id arithmetic above relies on.
 const INSERT_JSON: &str = "insert into report (geom, source, external_id, category, description, \
      address, ward, agency, status, created_at, updated_at, due_at, resolved_at, satisfaction, \
-     channel, attributes) \
+     channel, attributes, outside_bounds) \
      select substr(?2, key * 29 + 1, 29), value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
      value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, \
-     value ->> 11, value ->> 12, value ->> 13, value -> 14 \
+     value ->> 11, value ->> 12, value ->> 13, value -> 14, value ->> 15 \
      from jsonb_each(?1) where true order by key \
      on conflict (source, external_id) do nothing";
 
@@ -249,6 +249,7 @@ type Fields<'a> = (
     Option<i64>,
     Option<&'a str>,
     &'a serde_json::Value,
+    bool,
 );
 
 fn encode(chunk: &[&NewReport]) -> Result<(String, Vec<u8>), StoreError> {
@@ -279,6 +280,7 @@ fn encode(chunk: &[&NewReport]) -> Result<(String, Vec<u8>), StoreError> {
             r.satisfaction.map(|s| i64::from(s.get())),
             r.channel.as_deref(),
             &r.attributes,
+            r.outside_bounds,
         ));
     }
     let text = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt {

@@ -39,7 +39,7 @@ const SCAN: &str = concat!(
     millis!("due_at"),
     " || char(31) || ",
     millis!("resolved_at"),
-    ", char(30)) from (select * from report where fid >= ? and fid < ? order by fid) group by fid / 16384 order by fid / 16384"
+    " || char(31) || outside_bounds, char(30)) from (select * from report where fid >= ? and fid < ? order by fid) group by fid / 16384 order by fid / 16384"
 );
 
 pub(super) async fn summaries(
@@ -101,10 +101,11 @@ fn parse(record: &str) -> Result<ReportSummary, StoreError> {
         created,
         due,
         resolved,
+        outside_bounds,
     ] = f[..]
     else {
         return Err(corrupt(
-            "expected 9 fields (is a separator character inside a value?)",
+            "expected 10 fields (is a separator character inside a value?)",
         ));
     };
     let id: i64 = id.parse().map_err(|_| corrupt("bad fid"))?;
@@ -132,6 +133,7 @@ fn parse(record: &str) -> Result<ReportSummary, StoreError> {
             .ok_or_else(|| corrupt("created_at is not a GeoPackage DATETIME"))?,
         due_at: time(due),
         resolved_at: time(resolved),
+        outside_bounds: outside_bounds == "1",
     })
 }
 

@@ -73,6 +73,11 @@ impl CopyRow<'_> {
         self.first = false;
     }
 
+    pub(super) fn boolean(&mut self, b: bool) {
+        self.sep();
+        self.buf.push(if b { b't' } else { b'f' });
+    }
+
     pub(super) fn text(&mut self, s: &str) {
         self.sep();
         escape_into(self.buf, s.as_bytes());

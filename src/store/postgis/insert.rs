@@ -40,7 +40,7 @@ const NEXT_IDS: &str =
 
 const COPY_REPORT: &str = "copy report (id, geom, source, external_id, category, description, \
     address, ward, agency, status, created_at, updated_at, due_at, resolved_at, satisfaction, \
-    channel, attributes) from stdin";
+    channel, attributes, outside_bounds) from stdin";
 
 const COPY_CONTACT: &str = "copy report_contact (report_id, contact) from stdin";
 
@@ -184,6 +184,7 @@ async fn copy_reports(
         }
         row.opt_text(r.channel.as_deref());
         row.json(&r.attributes);
+        row.boolean(r.outside_bounds);
     })
     .await?;
     let contacts: Vec<(i64, &str)> = rows

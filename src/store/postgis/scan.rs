@@ -13,7 +13,7 @@ const PARTS: i64 = 4;
 const CHUNK: usize = 16_384;
 
 const SCAN: &str = "select id, st_x(geom), st_y(geom), ward, category, agency, status, created_at, due_at, \
-     resolved_at from report where id >= $1 and id < $2";
+     resolved_at, outside_bounds from report where id >= $1 and id < $2";
 
 pub(super) async fn summaries(
     pool: &PgPool,
@@ -81,5 +81,6 @@ fn summary(row: &PgRow) -> Result<ReportSummary, StoreError> {
         created_at: row.try_get(7).map_err(get)?,
         due_at: row.try_get(8).map_err(get)?,
         resolved_at: row.try_get(9).map_err(get)?,
+        outside_bounds: row.try_get(10).map_err(get)?,
     })
 }

@@ -17,12 +17,12 @@ const CREATE_STAGING: &str = "create temp table report_staging (
     source text not null, external_id text, category text not null, description text,
     address text, ward text, agency text, status text not null, created_at timestamptz not null,
     due_at timestamptz, resolved_at timestamptz, satisfaction smallint, channel text,
-    attributes jsonb not null, contact text
+    attributes jsonb not null, outside_bounds boolean not null, contact text
   ) on commit drop";
 
 const COPY_STAGING: &str = "copy report_staging (ord, geom, source, external_id, category, \
     description, address, ward, agency, status, created_at, due_at, resolved_at, satisfaction, \
-    channel, attributes, contact) from stdin";
+    channel, attributes, outside_bounds, contact) from stdin";
 
 /// Stores the staged reports whose key is not taken yet, and their contacts; returns (ord, id)
 /// of those stored. A report arriving already resolved was last updated at its resolution, as in
@@ -30,10 +30,10 @@ const COPY_STAGING: &str = "copy report_staging (ord, geom, source, external_id,
 const MERGE_STAGING: &str = "with inserted as (
     insert into report (id, geom, source, external_id, category, description, address, ward,
       agency, status, created_at, updated_at, due_at, resolved_at, satisfaction, channel,
-      attributes)
+      attributes, outside_bounds)
     select id, st_geomfromwkb(geom, 4326), source, external_id, category, description, address,
       ward, agency, status, created_at, coalesce(resolved_at, created_at), due_at, resolved_at,
-      satisfaction, channel, attributes
+      satisfaction, channel, attributes, outside_bounds
     from report_staging
     on conflict (source, external_id) do nothing
     returning id
@@ -98,6 +98,7 @@ async fn stage(
         }
         row.opt_text(r.channel.as_deref());
         row.json(&r.attributes);
+        row.boolean(r.outside_bounds);
         row.opt_text(r.reporter_contact.as_deref());
     })
     .await?;

@@ -37,6 +37,7 @@ fn report(external_id: &str, contact: Option<&str>) -> NewReport {
         channel: None,
         reporter_contact: contact.map(str::to_string),
         attributes: serde_json::json!({ "n": external_id }),
+        outside_bounds: false,
     }
 }
 

@@ -21,17 +21,17 @@ pub(super) const MAX_ROWS: usize = 64;
 
 const INSERT_REPORTS: &str = "insert into report (id, geom, source, external_id, category, \
     description, address, ward, agency, status, created_at, updated_at, due_at, resolved_at, \
-    satisfaction, channel, attributes)
+    satisfaction, channel, attributes, outside_bounds)
     select id, st_setsrid(st_makepoint(lon, lat), 4326), source, external_id, category,
            description, address, ward, agency, status, created_at, updated_at, due_at,
-           resolved_at, satisfaction, channel, attributes
+           resolved_at, satisfaction, channel, attributes, outside_bounds
     from unnest($1::int8[], $2::float8[], $3::float8[], $4::text[], $5::text[], $6::text[],
                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[],
                 $13::timestamptz[], $14::timestamptz[], $15::timestamptz[], $16::int2[],
-                $17::text[], $18::jsonb[])
+                $17::text[], $18::jsonb[], $19::bool[])
       as r (id, lon, lat, source, external_id, category, description, address, ward, agency,
             status, created_at, updated_at, due_at, resolved_at, satisfaction, channel,
-            attributes)";
+            attributes, outside_bounds)";
 
 const INSERT_CONTACTS: &str = "insert into report_contact (report_id, contact)
     select * from unnest($1::int8[], $2::text[])";
@@ -74,6 +74,11 @@ pub(super) async fn insert_reports(
             rows.iter()
                 .map(|(_, r)| r.attributes.clone())
                 .collect::<Vec<serde_json::Value>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|(_, r)| r.outside_bounds)
+                .collect::<Vec<bool>>(),
         )
         .execute(&mut **tx)
         .await
