@@ -212,7 +212,6 @@ async fn main() -> Result<()> {
             request.check()?;
             let store = open_store(&cli.store).await?;
             let outcome = import_reports(store.clone(), &request).await;
-            // Closing builds what imports defer (the GeoPackage's R*Tree) and checkpoints.
             store.close().await;
             let outcome = outcome?;
             for note in &outcome.notes {
@@ -226,12 +225,6 @@ async fn main() -> Result<()> {
             }
             Ok(())
         }
-        Command::Profile(command) => {
-            let store = open_store(&cli.store).await?;
-            let done = profile_command(store.as_ref(), command).await;
-            store.close().await;
-            done
-        }
         Command::Backup { out } => {
             if cli.store.database_url.is_some() {
                 bail!("backup copies a GeoPackage; for PostGIS use pg_dump");
@@ -242,6 +235,12 @@ async fn main() -> Result<()> {
             let private = hotspots::store::private_path(&out);
             println!("copied to {} and {}", out.display(), private.display());
             Ok(())
+        }
+        Command::Profile(command) => {
+            let store = open_store(&cli.store).await?;
+            let done = profile_command(store.as_ref(), command).await;
+            store.close().await;
+            done
         }
     }
 }

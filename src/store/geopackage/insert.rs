@@ -81,15 +81,30 @@ async fn write(
         })
         .collect();
     let mut stored: Vec<(ReportId, &NewReport)> = Vec::with_capacity(fresh.len());
-    for chunk in fresh.chunks(ROWS_PER_JSON) {
-        let batch: Vec<&NewReport> = chunk.iter().map(|&i| &reports[i]).collect();
-        let ids = insert_chunk(&mut tx, &batch).await?;
-        for ((&i, id), r) in chunk.iter().zip(ids).zip(batch) {
+    let chunks: Vec<(&[usize], Vec<&NewReport>)> = fresh
+        .chunks(ROWS_PER_JSON)
+        .map(|c| (c, c.iter().map(|&i| &reports[i]).collect()))
+        .collect();
+    // Each chunk owns the ids `base + 1 ..= base + len` (the write lock is held); while SQLite
+    // stores one chunk on its worker thread, this thread encodes the next.
+    let mut base = first_id - 1;
+    let mut encoded = chunks.first().map(|(_, b)| encode(b)).transpose()?;
+    for (k, (indices, batch)) in chunks.iter().enumerate() {
+        let Some(this) = encoded.take() else { break };
+        let following = chunks.get(k + 1);
+        let (done, next) = tokio::join!(insert_encoded(&mut tx, this, base), async {
+            following.map(|(_, b)| encode(b)).transpose()
+        });
+        let (done, next) = (done?, next?);
+        encoded = next;
+        let ids = assigned_ids(&mut tx, batch.len(), base, done).await?;
+        for ((&i, id), r) in indices.iter().zip(ids).zip(batch) {
             if let Some(id) = id {
                 outcome[i] = Some(Inserted::New(id));
-                stored.push((id, r));
+                stored.push((id, *r));
             }
         }
+        base += batch.len() as i64;
     }
     let stale = stale(&mut tx).await?;
     let rtree = if stored.is_empty() {
@@ -217,20 +232,27 @@ async fn with_duplicates(
         .collect()
 }
 
-/// One statement per chunk, its rows in one JSON array (fields by position, `attributes` as
-/// JSON inside) and its GeoPackage point blobs concatenated in one blob (29 bytes each). Binding
-/// 16 values per row cost two allocations each in sqlx plus a 16,000-parameter statement, and
-/// the profile of an import showed that Rust-side work, not SQLite's, was most of the store's
-/// time. `jsonb_each` hands each row to SQLite as binary JSON, so the `->>` reads are cheap;
-/// `ORDER BY key` keeps input order, which the id arithmetic above relies on.
-const INSERT_JSON: &str = "insert into report (geom, source, external_id, category, description, \
-     address, ward, agency, status, created_at, updated_at, due_at, resolved_at, satisfaction, \
-     channel, attributes, outside_bounds) \
-     select substr(?2, key * 29 + 1, 29), value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
-     value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, \
-     value ->> 11, value ->> 12, value ->> 13, value -> 14, value ->> 15 \
-     from jsonb_each(?1) where true order by key \
+/// One statement per chunk: its rows in one JSON array (fields by position), its GeoPackage
+/// point blobs concatenated in one blob (29 bytes each), and its `attributes` texts concatenated
+/// in another (each row holds its byte span). Binding 16 values per row cost two allocations
+/// each in sqlx plus a 16,000-parameter statement, and the profile of an import showed that
+/// Rust-side work, not SQLite's, was most of the store's time. `jsonb_each` hands each row to
+/// SQLite as binary JSON, so the `->>` reads are cheap; the attributes, most of a row's bytes,
+/// are never parsed by SQLite at all (a blob `substr` is a byte slice). Ids are given, not
+/// drawn: `?4 + key + 1`, so they never depend on the order SQLite inserts in; a row refused
+/// as a duplicate leaves its id unused (as PostgreSQL's sequences do).
+const INSERT_JSON: &str = "insert into report (fid, geom, source, external_id, category, \
+     description, address, ward, agency, status, created_at, updated_at, due_at, resolved_at, \
+     satisfaction, channel, attributes, outside_bounds) \
+     select ?4 + key + 1, substr(?2, key * 29 + 1, 29), value ->> 0, value ->> 1, value ->> 2, \
+     value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, \
+     value ->> 10, value ->> 11, value ->> 12, value ->> 13, \
+     cast(substr(?3, value ->> '$[14][0]', value ->> '$[14][1]') as text), value ->> 15 \
+     from jsonb_each(?1) where true \
      on conflict (source, external_id) do nothing";
+
+/// A chunk ready for [`INSERT_JSON`]: rows, points, attributes.
+struct Encoded(String, Vec<u8>, Vec<u8>);
 
 /// A report's fields in the order INSERT_JSON reads them.
 type Fields<'a> = (
@@ -248,12 +270,17 @@ type Fields<'a> = (
     Option<String>,
     Option<i64>,
     Option<&'a str>,
-    &'a serde_json::Value,
+    (usize, usize),
     bool,
 );
 
-fn encode(chunk: &[&NewReport]) -> Result<(String, Vec<u8>), StoreError> {
+fn encode(chunk: &[&NewReport]) -> Result<Encoded, StoreError> {
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt {
+        what: "a batch of reports as JSON".into(),
+        message: e.to_string(),
+    };
     let mut points = Vec::with_capacity(chunk.len() * 29);
+    let mut attributes = Vec::with_capacity(chunk.len() * 256);
     let mut rows: Vec<Fields> = Vec::with_capacity(chunk.len());
     for r in chunk {
         let blob = wkb::to_gpkg(&wkb::point(r.lon.get(), r.lat.get()), 4326, None);
@@ -264,6 +291,8 @@ fn encode(chunk: &[&NewReport]) -> Result<(String, Vec<u8>), StoreError> {
             });
         }
         points.extend_from_slice(&blob);
+        let start = attributes.len();
+        serde_json::to_writer(&mut attributes, &r.attributes).map_err(corrupt)?;
         rows.push((
             &r.source,
             r.external_id.as_deref(),
@@ -279,15 +308,12 @@ fn encode(chunk: &[&NewReport]) -> Result<(String, Vec<u8>), StoreError> {
             r.resolved_at.as_ref().map(time_text),
             r.satisfaction.map(|s| i64::from(s.get())),
             r.channel.as_deref(),
-            &r.attributes,
+            (start + 1, attributes.len() - start),
             r.outside_bounds,
         ));
     }
-    let text = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt {
-        what: "a batch of reports as JSON".into(),
-        message: e.to_string(),
-    })?;
-    Ok((text, points))
+    let text = serde_json::to_string(&rows).map_err(corrupt)?;
+    Ok(Encoded(text, points, attributes))
 }
 
 /// [`format_time`] without chrono's format-string parsing (a visible share of an import's
@@ -309,47 +335,44 @@ fn time_text(t: &chrono::DateTime<chrono::Utc>) -> String {
     )
 }
 
-async fn insert_chunk(
+/// Runs one chunk's INSERT; returns how many rows went in.
+async fn insert_encoded(
     conn: &mut SqliteConnection,
-    chunk: &[&NewReport],
-) -> Result<Vec<Option<ReportId>>, StoreError> {
-    let before = last_id(conn).await?;
-    let (rows, points) = encode(chunk)?;
+    Encoded(rows, points, attributes): Encoded,
+    base: ReportId,
+) -> Result<u64, StoreError> {
     let done = sqlx::query(INSERT_JSON)
         .bind(rows)
         .bind(points)
-        .execute(&mut *conn)
+        .bind(attributes)
+        .bind(base)
+        .execute(conn)
         .await
         .context("inserting reports")?;
-    if done.rows_affected() as usize == chunk.len() {
-        return Ok((1..=chunk.len() as i64).map(|k| Some(before + k)).collect());
+    Ok(done.rows_affected())
+}
+
+/// The id of each row of a chunk stored at `base + 1 ..`, or `None` for a duplicate.
+async fn assigned_ids(
+    conn: &mut SqliteConnection,
+    len: usize,
+    base: ReportId,
+    inserted: u64,
+) -> Result<Vec<Option<ReportId>>, StoreError> {
+    let all = (1..=len as i64).map(|k| base + k);
+    if inserted as usize == len {
+        return Ok(all.map(Some).collect());
     }
-    // Some rows were duplicates: the stored ones are the rows after `before`, in input order.
-    let rows =
-        sqlx::query("select fid, source, external_id from report where fid > ? order by fid")
-            .bind(before)
-            .fetch_all(&mut *conn)
+    let present: HashSet<i64> =
+        sqlx::query_scalar("select fid from report where fid > ? and fid <= ?")
+            .bind(base)
+            .bind(base + len as i64)
+            .fetch_all(conn)
             .await
-            .context("reading inserted ids")?;
-    let mut inserted: HashSet<(String, String)> = HashSet::new();
-    let mut fids = Vec::with_capacity(rows.len());
-    for row in &rows {
-        fids.push(row.try_get::<i64, _>(0).context("reading an inserted id")?);
-        if let Some(ext) = row
-            .try_get::<Option<String>, _>(2)
-            .context("reading an inserted key")?
-        {
-            inserted.insert((row.try_get(1).context("reading an inserted key")?, ext));
-        }
-    }
-    let mut next = fids.into_iter();
-    Ok(chunk
-        .iter()
-        .map(|r| match &r.external_id {
-            Some(ext) if !inserted.contains(&(r.source.clone(), ext.clone())) => None,
-            _ => next.next(),
-        })
-        .collect())
+            .context("reading inserted ids")?
+            .into_iter()
+            .collect();
+    Ok(all.map(|id| present.contains(&id).then_some(id)).collect())
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! version directly); `tests/geopackage_file.rs` checks that both paths give the same tables.
 //! A step is SQL run in one transaction with the version bump, with the R*Tree triggers absent
 //! (so `alter table` never trips over their ST_* calls), e.g.
-//! `Step { version: 4, what: "…", kind: StepKind::Sql("alter table report add column outside_bounds BOOLEAN NOT NULL DEFAULT 0") }`.
+//! step 4 below, which adds the `outside_bounds` column.
 
 use super::super::{Context, StoreError};
 use super::private::Private;
@@ -52,7 +52,7 @@ pub(super) const STEPS: &[Step] = &[
     },
     Step {
         version: 4,
-        what: "reports flagged outside the city's bounds",
+        what: "the outside_bounds flag on reports",
         kind: StepKind::Sql(
             "alter table report add column outside_bounds BOOLEAN NOT NULL DEFAULT 0",
         ),
