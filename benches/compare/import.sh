@@ -11,7 +11,8 @@
 # Logs (RUST_LOG=hotspots=debug: per-batch store times) go to target/compare/*.log.
 # Usage: bash benches/compare/import.sh [--rounds N] [--skip-postgis] [--skip-gpkg] [--serve-only]
 #   --serve-only repeats only (c) on the stores a previous run left.
-# Env: BENCH_PG (default postgres://postgres@127.0.0.1:5432), BENCH_PORT (default 18080).
+# Env: BENCH_PG (default postgres://postgres@127.0.0.1:5432), BENCH_PORT (default 18080),
+#   BENCH_BIN (default target/release/hotspots, e.g. an older build for (c) with --serve-only).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -26,7 +27,7 @@ url="$pg/$db"
 port="${BENCH_PORT:-18080}"
 out=target/compare
 csv="$out/reports_1m.csv.gz"
-bin=target/release/hotspots
+bin="${BENCH_BIN:-target/release/hotspots}"
 export RUST_LOG="${RUST_LOG:-hotspots=debug}"
 # The store is chosen by the arguments below only.
 unset DATABASE_URL HOTSPOTS_DB HOTSPOTS_PROFILE HOTSPOTS_BIND
