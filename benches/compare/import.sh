@@ -93,6 +93,9 @@ PY
 serve_check() {
     local label="$1"; shift
     local log="$out/serve_$label.log"
+    if curl -s --max-time 2 -o /dev/null "http://127.0.0.1:$port/"; then
+        echo "  serve $label: something already answers on port $port (set BENCH_PORT)" >&2; return 1
+    fi
     local load; load=$(cut -d' ' -f1 /proc/loadavg)
     local t0; t0=$(now)
     "$bin" "$@" serve --bind "127.0.0.1:$port" 2>"$log" >/dev/null &
