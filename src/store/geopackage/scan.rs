@@ -137,7 +137,7 @@ fn parse(record: &str) -> Result<ReportSummary, StoreError> {
     })
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
+pub(super) fn unhex(text: &str) -> Option<Vec<u8>> {
     let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     text.as_bytes()
         .chunks(2)
