@@ -19,7 +19,7 @@ pub use command::{ReportsOutcome, ReportsRequest, import_reports, load_mapping};
 pub use summary::{ImportSummary, Rejection, WardAgreement};
 
 /// Rows written per store transaction.
-const BATCH: usize = 20_000;
+const BATCH: usize = 10_000;
 /// Rejected rows (and flagged lines) listed one by one in the summary (all are counted).
 pub(crate) const LISTED_REJECTIONS: usize = 200;
 
