@@ -19,7 +19,7 @@ pub use command::{ReportsOutcome, ReportsRequest, import_reports, load_mapping};
 pub use summary::{ImportSummary, Rejection, WardAgreement};
 
 /// Rows written per store transaction.
-const BATCH: usize = 20_000;
+const BATCH: usize = 10_000;
 /// Rejected rows (and flagged lines) listed one by one in the summary (all are counted).
 pub(crate) const LISTED_REJECTIONS: usize = 200;
 
@@ -89,7 +89,7 @@ pub async fn import_csv(
         content_keys: mapping.columns.external_id.is_none(),
         ..ImportSummary::default()
     };
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Result<ParsedRow, RowError>>>(2);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Result<ParsedRow, RowError>>>(1);
     let add_new = options.add_new_categories && !options.strict;
     let reader = {
         let (path, mapping, profile) = (path.to_path_buf(), mapping.clone(), app.profile().clone());

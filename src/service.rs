@@ -100,6 +100,8 @@ pub struct Hotspots {
     index: Index,
     profile: CityProfile,
     writer: Mutex<()>,
+    /// Whether writes are published to the index (see [`Hotspots::open_unindexed`]).
+    indexed: bool,
 }
 
 impl Hotspots {
@@ -112,6 +114,28 @@ impl Hotspots {
             index: Index::new(snapshot),
             profile,
             writer: Mutex::new(()),
+            indexed: true,
+        })
+    }
+
+    /// Loads the wards only, for a one-shot writer whose index nobody reads (the `import`
+    /// command, which exits when its file is stored). Its writes are stored and acknowledged as
+    /// usual but not indexed: an import of a million reports then neither scans what the store
+    /// already holds nor keeps every new report in memory (a serving instance reads them from the
+    /// store when it starts). Its snapshot holds the wards and no reports.
+    pub async fn open_unindexed(
+        store: Arc<dyn Store>,
+        profile: CityProfile,
+    ) -> Result<Self, ServiceError> {
+        let wards = Arc::new(WardSet::new(store.wards().await?)?);
+        let version = store.data_version().await?;
+        let snapshot = Snapshot::build(wards, projection_of(&profile), Vec::new(), version);
+        Ok(Self {
+            store,
+            index: Index::new(snapshot),
+            profile,
+            writer: Mutex::new(()),
+            indexed: false,
         })
     }
 
@@ -136,7 +160,7 @@ impl Hotspots {
         let _writer = self.writer().await?;
         let (outcome, fresh) = self.store_batch(reports).await?;
         let started = std::time::Instant::now();
-        if !fresh.is_empty() {
+        if !fresh.is_empty() && self.indexed {
             self.publish(&fresh).await?;
         }
         tracing::debug!(rows = outcome.len(), indexed_in = ?started.elapsed(), "batch published");
@@ -336,7 +360,9 @@ impl BulkWriter<'_> {
     pub async fn submit(&mut self, reports: Vec<NewReport>) -> Result<Vec<Inserted>, ServiceError> {
         let _writer = self.app.writer.lock().await;
         let (outcome, fresh) = self.app.store_batch(reports).await?;
-        self.pending.extend(fresh);
+        if self.app.indexed {
+            self.pending.extend(fresh);
+        }
         if self.pending.len() >= Self::PUBLISH_EVERY {
             self.publish().await?;
         }

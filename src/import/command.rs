@@ -124,7 +124,8 @@ pub async fn import_reports(
             (profile, true)
         }
     };
-    let app = Hotspots::open(store.clone(), profile).await?;
+    // The command's own instance is dropped when the file is stored: nothing reads its index.
+    let app = Hotspots::open_unindexed(store.clone(), profile).await?;
     let options = ImportOptions {
         strict: request.strict,
         progress: request.progress,

@@ -15,6 +15,10 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 
+/// GDAL's GeoPackage validator, as Debian's python3-gdal installs it.
+pub const GPKG_VALIDATOR: &str =
+    "/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py";
+
 /// Something a test needs that the repository cannot provide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Need {
@@ -22,6 +26,8 @@ pub enum Need {
     Postgis,
     /// GDAL's `ogrinfo` on the PATH.
     Ogrinfo,
+    /// GDAL's GeoPackage validator ([`GPKG_VALIDATOR`], Debian's python3-gdal).
+    GpkgValidator,
     /// A file under `../shared/data` (path relative to it).
     Data(&'static str),
 }
@@ -32,6 +38,7 @@ impl Need {
         match self {
             Need::Postgis => "PostGIS not reachable".into(),
             Need::Ogrinfo => "ogrinfo not found".into(),
+            Need::GpkgValidator => "validate_gpkg.py not found".into(),
             Need::Data(relative) => format!("{relative} missing"),
         }
     }
@@ -64,6 +71,15 @@ impl Need {
                     "GDAL's ogrinfo not found ({e}; apt-get install gdal-bin)"
                 )),
             },
+            Need::GpkgValidator => {
+                if std::path::Path::new(GPKG_VALIDATOR).exists() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "GDAL's {GPKG_VALIDATOR} not found (apt-get install python3-gdal)"
+                    ))
+                }
+            }
             Need::Data(relative) => {
                 let path = shared_data(relative);
                 if path.exists() {

@@ -14,9 +14,10 @@ use crate::model::{NewReport, ReportId};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use std::collections::{HashMap, HashSet};
 
-/// Batches of at least this many reports defer the R*Tree to a bulk build. HTTP bodies (1 MiB)
-/// cannot hold this many, so only imports take that path.
-pub(super) const BULK_ROWS: usize = 10_000;
+/// Batches of at least this many reports defer the R*Tree to a bulk build. Only imports send
+/// batches this large (the API stores one report a request; an import sends batches of
+/// 10,000, fewer when rows are rejected).
+pub(super) const BULK_ROWS: usize = 5_000;
 
 /// Rows per INSERT of the JSON shape (two bound values, whatever the size).
 const ROWS_PER_JSON: usize = 5000;

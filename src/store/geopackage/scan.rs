@@ -166,7 +166,7 @@ fn as_written(b: &[u8]) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
+pub(super) fn unhex(text: &str) -> Option<Vec<u8>> {
     let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     text.as_bytes()
         .chunks(2)

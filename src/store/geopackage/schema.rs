@@ -225,7 +225,15 @@ async fn create(pool: &SqlitePool) -> Result<(), StoreError> {
         format!("pragma application_id = {APPLICATION_ID}; pragma user_version = {USER_VERSION};");
     run(&mut tx, pragmas, "marking the file as a GeoPackage").await?;
     set_version(&mut tx, latest()).await?;
-    commit_write(tx).await
+    commit_write(tx).await?;
+    // The header (application_id, user_version) is page 1, which sits in the write-ahead log
+    // until a checkpoint; GDAL's validator and other tools read those bytes from the file itself,
+    // so a new file would not look like a GeoPackage to them while the service runs.
+    sqlx::query("pragma wal_checkpoint(truncate)")
+        .execute(&mut *conn)
+        .await
+        .context("writing the new GeoPackage's header into the file")?;
+    Ok(())
 }
 
 async fn current_version(pool: &SqlitePool) -> Result<i64, StoreError> {

@@ -268,3 +268,76 @@ async fn staging_keeps_the_contract() {
     })
     .await;
 }
+
+/// A database written by the release before schema 3 (data version) and 4 (`outside_bounds`)
+/// — migrations 1 and 2 applied, rows written with that release's columns — opens, is migrated
+/// on first start, and keeps every report and contact.
+#[tokio::test]
+async fn a_database_of_the_previous_release_is_migrated_on_first_start() {
+    let Some(mut admin) = admin_connection().await else {
+        return;
+    };
+    let schema = format!("u_upgrade_{}", std::process::id());
+    let drop_schema = format!("drop schema if exists {schema} cascade");
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "{drop_schema}; create schema {schema}"
+    )))
+    .execute(&mut admin)
+    .await
+    .expect("a fresh schema");
+    let options: sqlx::postgres::PgConnectOptions =
+        database_url().parse().expect("the test database URL");
+    let mut old =
+        PgConnection::connect_with(&options.options([("search_path", format!("{schema},public"))]))
+            .await
+            .expect("connecting as the old release");
+    let previous: Vec<_> = super::migrator().iter().take(2).cloned().collect();
+    assert_eq!(
+        previous.len(),
+        2,
+        "the previous release had migrations 1 and 2"
+    );
+    sqlx::migrate::Migrator::with_migrations(previous)
+        .run(&mut old)
+        .await
+        .expect("the previous release's schema");
+    sqlx::raw_sql(
+        "insert into report (id, geom, source, external_id, category, status, created_at, \
+             updated_at, attributes)
+         values (7, st_setsrid(st_makepoint(107.585, 16.465), 4326), 'hue-s', 'OLD-7', 'garbage',
+             'received', '2024-03-01T01:30:07Z', '2024-03-01T01:30:07Z', '{\"k\": 1}');
+         select setval('report_id_seq', 7);
+         insert into report_contact (report_id, contact) values (7, '0905 000 007');",
+    )
+    .execute(&mut old)
+    .await
+    .expect("rows as the previous release wrote them");
+    old.close().await.expect("closing the old connection");
+
+    let store = PostgisStore::connect_schema(&database_url(), &schema)
+        .await
+        .expect("the new release opens the old database");
+    let got = store
+        .get_reports(&[7])
+        .await
+        .expect("reading the old report");
+    assert_eq!(got.len(), 1, "the old report is kept");
+    assert_eq!(got[0].external_id.as_deref(), Some("OLD-7"));
+    assert!(!got[0].outside_bounds, "old reports are not flagged");
+    assert_eq!(
+        store.reporter_contact(7).await.expect("contact"),
+        Some("0905 000 007".into())
+    );
+    let before = store.data_version().await.expect("a data version");
+    let stored = store
+        .insert_reports(&[report("NEW-1", None)])
+        .await
+        .expect("a write after the upgrade");
+    assert!(new_id(stored[0]) > 7, "new ids continue after the old ones");
+    assert!(store.data_version().await.expect("a data version") > before);
+    store.close().await;
+    sqlx::raw_sql(AssertSqlSafe(drop_schema))
+        .execute(&mut admin)
+        .await
+        .expect("dropping the test schema");
+}
