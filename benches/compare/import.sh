@@ -195,6 +195,7 @@ if [[ $do_import == 1 && $do_pg == 1 ]]; then
     narrow_csv="$root/$out/narrow_table.csv"
     : >"$out/pg_rates.txt"
     for r in $(seq 1 "$rounds"); do pg_round "$r"; done
+    rm -f "$table_csv" "$narrow_csv" # about 1 GB
     python3 - "$out/pg_rates.txt" <<'PY' | tee -a "$out/import_figures.txt"
 import statistics, sys
 rows = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
