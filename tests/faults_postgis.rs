@@ -419,7 +419,7 @@ async fn a_database_outage_fails_fast_and_recovers() {
                 .sum::<u64>()
                 + wards["reports_outside_wards"].as_u64().expect("outside");
             assert_eq!(counted, 51);
-            let (status, _, near, took) = timed(
+            let (status, near_headers, near, took) = timed(
                 &router,
                 "GET",
                 "/api/v1/reports/nearby?lon=107.59&lat=16.46&radius_m=5000&limit=10",
@@ -427,6 +427,7 @@ async fn a_database_outage_fails_fast_and_recovers() {
             )
             .await;
             assert_eq!(status, 200, "{near}");
+            assert!(near_headers.get("etag").is_none(), "{near_headers:?}");
             assert!(took < Duration::from_millis(3500), "{took:?}");
             let features = near["features"].as_array().expect("features");
             assert!(
@@ -439,8 +440,11 @@ async fn a_database_outage_fails_fast_and_recovers() {
                     .all(|f| f["id"].is_i64() && f["properties"]["distance_m"].is_f64())
             );
             // A page of the list the same way: the newest five, from the index.
-            let (status, _, page, _) = timed(&router, "GET", "/api/v1/reports?limit=5", None).await;
+            let (status, page_headers, page, _) =
+                timed(&router, "GET", "/api/v1/reports?limit=5", None).await;
             assert_eq!(status, 200, "{page}");
+            // Less than its data version promises: no tag, so no client keeps it as whole.
+            assert!(page_headers.get("etag").is_none(), "{page_headers:?}");
             let ids: Vec<i64> = page["features"]
                 .as_array()
                 .expect("features")

@@ -111,7 +111,7 @@ pub async fn list(
     let filter = filter_of(&p, &snapshot, &app)?;
     let (ids, next, fetched) = app.list(&snapshot, &filter, cursor, limit).await?;
     let tag = Tag::for_reports(snapshot.version, fetched.reports.values());
-    Ok(tag.answer(&headers, || {
+    Ok(tagged(tag, &headers, &fetched, || {
         let hits: Vec<(ReportId, Option<f64>)> = ids.iter().map(|&id| (id, None)).collect();
         let (features, mut extra) = features_of(&hits, &fetched, &snapshot);
         let next = next.map(|c| c.token());
@@ -122,6 +122,23 @@ pub async fn list(
         extra.insert("links".into(), json!(links));
         GeoJson(collection(features, Value::Object(extra)))
     }))
+}
+
+/// The answer `body` makes, tagged (and 304 when the client holds the tag) when it is complete.
+/// One made while the store is out of reach holds less than its data version promises, so it
+/// carries no tag: a client must neither keep it as if it were whole nor be told its full copy
+/// is stale.
+fn tagged<R: IntoResponse>(
+    tag: Tag,
+    headers: &HeaderMap,
+    fetched: &Fetched,
+    body: impl FnOnce() -> R,
+) -> Response {
+    if fetched.store_unavailable {
+        body().into_response()
+    } else {
+        tag.answer(headers, body)
+    }
 }
 
 /// Features for the hits, in order, from the store's reports; from the index alone when the store
@@ -326,7 +343,7 @@ pub async fn nearby(
         .nearby(lon.get(), lat.get(), radius_m, category.as_deref(), limit)
         .await?;
     let tag = Tag::for_reports(snapshot.version, fetched.reports.values());
-    Ok(tag.answer(&headers, || {
+    Ok(tagged(tag, &headers, &fetched, || {
         let hits: Vec<(ReportId, Option<f64>)> =
             hits.into_iter().map(|(id, d)| (id, Some(d))).collect();
         let (features, mut extra) = features_of(&hits, &fetched, &snapshot);
