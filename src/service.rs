@@ -209,7 +209,7 @@ impl Hotspots {
             .iter()
             .zip(&reports)
             .filter_map(|(o, r)| match o {
-                Inserted::New(id) => Some(summary_of(*id, r)),
+                Inserted::New(id) => Some(ReportSummary::of_new(*id, r)),
                 Inserted::Duplicate(_) => None,
             })
             .collect();
@@ -408,20 +408,4 @@ async fn load_snapshot(
 pub fn projection_of(profile: &CityProfile) -> LocalProjection {
     let b = &profile.bounds;
     LocalProjection::new((b.min_lon + b.max_lon) / 2.0, (b.min_lat + b.max_lat) / 2.0)
-}
-
-fn summary_of(id: ReportId, r: &NewReport) -> ReportSummary {
-    ReportSummary {
-        id,
-        lon: r.lon.get(),
-        lat: r.lat.get(),
-        ward: r.ward.clone(),
-        category: r.category.clone(),
-        agency: r.agency.clone(),
-        status: r.status,
-        created_at: r.created_at,
-        due_at: r.due_at,
-        resolved_at: r.resolved_at,
-        outside_bounds: r.outside_bounds,
-    }
 }

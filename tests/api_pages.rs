@@ -7,28 +7,11 @@ use axum::Router;
 use chrono::{DateTime, Duration, FixedOffset};
 use serde_json::Value;
 use std::collections::HashSet;
-use support::{call, demo_city, error_field};
+use support::{call, demo_city, error_field, every_feature};
 
 /// Every feature of every page of `query`, following `links` rel=next.
 async fn walk(r: &Router, query: &str) -> Vec<Value> {
-    let mut uri = format!("/api/v1/reports?{query}");
-    let mut all = Vec::new();
-    for _ in 0..10_000 {
-        let (status, page) = call(r, "GET", &uri, None).await;
-        assert_eq!(status, 200, "{uri}: {page}");
-        all.extend(
-            page["features"]
-                .as_array()
-                .expect("features")
-                .iter()
-                .cloned(),
-        );
-        match page["links"][0]["href"].as_str() {
-            Some(next) => uri = next.to_string(),
-            None => return all,
-        }
-    }
-    panic!("{query}: the pages never end");
+    every_feature(r, &format!("/api/v1/reports?{query}")).await
 }
 
 fn created(f: &Value) -> DateTime<FixedOffset> {

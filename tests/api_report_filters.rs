@@ -9,7 +9,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use common::oracle::RawWards;
 use hotspots::model::Status;
 use std::collections::BTreeSet;
-use support::{TestCity, call, demo_city};
+use support::{TestCity, call, demo_city, every_feature};
 
 /// A submitted report as the filters see it, from the input and the ray cast.
 struct Submitted {
@@ -77,32 +77,23 @@ fn submitted(city: &TestCity, wards: &RawWards) -> Vec<Submitted> {
 /// properties against `want` on the way.
 async fn listed(r: &axum::Router, query: &str, want: &Want<'_>) -> BTreeSet<i64> {
     let mut ids = BTreeSet::new();
-    let mut uri = format!("/api/v1/reports?{query}&limit=53");
-    loop {
-        let (status, page) = call(r, "GET", &uri, None).await;
-        assert_eq!(status, 200, "{uri}: {page}");
-        for f in page["features"].as_array().expect("features") {
-            let p = &f["properties"];
-            let served = Submitted {
-                id: f["id"].as_i64().expect("id"),
-                lon: f["geometry"]["coordinates"][0].as_f64().expect("lon"),
-                lat: f["geometry"]["coordinates"][1].as_f64().expect("lat"),
-                ward: p["ward"].as_str().map(str::to_string),
-                category: p["category"].as_str().expect("category").into(),
-                status: serde_json::from_value(p["status"].clone()).expect("a status"),
-                created_at: p["created_at"]
-                    .as_str()
-                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                    .expect("created_at")
-                    .with_timezone(&Utc),
-            };
-            assert!(want.matches(&served), "{query}: served {f} does not match");
-            assert!(ids.insert(served.id), "{query}: {} twice", served.id);
-        }
-        match page["links"][0]["href"].as_str() {
-            Some(next) => uri = next.to_string(),
-            None => break,
-        }
+    for f in every_feature(r, &format!("/api/v1/reports?{query}&limit=53")).await {
+        let p = &f["properties"];
+        let served = Submitted {
+            id: f["id"].as_i64().expect("id"),
+            lon: f["geometry"]["coordinates"][0].as_f64().expect("lon"),
+            lat: f["geometry"]["coordinates"][1].as_f64().expect("lat"),
+            ward: p["ward"].as_str().map(str::to_string),
+            category: p["category"].as_str().expect("category").into(),
+            status: serde_json::from_value(p["status"].clone()).expect("a status"),
+            created_at: p["created_at"]
+                .as_str()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .expect("created_at")
+                .with_timezone(&Utc),
+        };
+        assert!(want.matches(&served), "{query}: served {f} does not match");
+        assert!(ids.insert(served.id), "{query}: {} twice", served.id);
     }
     ids
 }

@@ -5,7 +5,7 @@ mod support;
 
 use common::oracle::RawWards;
 use std::collections::BTreeSet;
-use support::{call, demo_city, error_field};
+use support::{call, demo_city, error_field, every_feature};
 
 const REPORT: &str = r#"{"category": "garbage", "lon": 107.5905, "lat": 16.4637, "description": "Rác thải ở góc chợ",
     "reporter_contact": "0905123456", "external_id": "test-1", "source": "test"}"#;
@@ -106,23 +106,12 @@ impl Contact for support::TestCity {
 async fn cursor_pages_cover_every_match_once() {
     let city = demo_city(600).await;
     let r = city.router();
-    let (mut seen, mut uri) = (
-        Vec::new(),
-        "/api/v1/reports?category=garbage&limit=37".to_string(),
-    );
-    loop {
-        let (status, page) = call(&r, "GET", &uri, None).await;
-        assert_eq!(status, 200, "{page}");
-        for f in page["features"].as_array().expect("features") {
-            assert_eq!(f["properties"]["category"], "garbage");
-            let created = f["properties"]["created_at"].as_str().expect("created_at");
-            let created = chrono::DateTime::parse_from_rfc3339(created).expect("RFC 3339");
-            seen.push((created, f["id"].as_i64().expect("id")));
-        }
-        match page["links"][0]["href"].as_str() {
-            Some(next) => uri = next.to_string(),
-            None => break,
-        }
+    let mut seen = Vec::new();
+    for f in every_feature(&r, "/api/v1/reports?category=garbage&limit=37").await {
+        assert_eq!(f["properties"]["category"], "garbage");
+        let created = f["properties"]["created_at"].as_str().expect("created_at");
+        let created = chrono::DateTime::parse_from_rfc3339(created).expect("RFC 3339");
+        seen.push((created, f["id"].as_i64().expect("id")));
     }
     // Counted from the submitted reports, not from the index that served the pages.
     let expected: BTreeSet<i64> = city

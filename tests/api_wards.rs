@@ -5,7 +5,7 @@ mod support;
 
 use common::oracle::RawWards;
 use std::collections::BTreeMap;
-use support::{call, demo_city};
+use support::{call, demo_city, every_feature};
 
 #[tokio::test]
 async fn wards_come_with_vietnamese_names_counts_and_neighbours() {
@@ -83,23 +83,7 @@ async fn wards_come_with_vietnamese_names_counts_and_neighbours() {
 
 /// Every report the API lists, walking every page of `/api/v1/reports`.
 async fn every_report(r: &axum::Router) -> Vec<serde_json::Value> {
-    let mut uri = "/api/v1/reports?limit=97".to_string();
-    let mut all = Vec::new();
-    loop {
-        let (status, page) = call(r, "GET", &uri, None).await;
-        assert_eq!(status, 200, "{uri}: {page}");
-        all.extend(
-            page["features"]
-                .as_array()
-                .expect("features")
-                .iter()
-                .cloned(),
-        );
-        match page["links"][0]["href"].as_str() {
-            Some(next) => uri = next.to_string(),
-            None => return all,
-        }
-    }
+    every_feature(r, "/api/v1/reports?limit=97").await
 }
 
 fn seconds(v: &serde_json::Value) -> Option<i64> {

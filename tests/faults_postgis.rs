@@ -16,12 +16,10 @@ common::harness::tests! {
 }
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Request};
+use axum::http::HeaderMap;
 use hotspots::config::CityProfile;
 use hotspots::service::Hotspots;
 use hotspots::store::{PostgisStore, Store};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::net::SocketAddr;
@@ -29,7 +27,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tower::ServiceExt;
 
 /// Sends a request through the router; returns status, headers and the JSON body.
 async fn send(
@@ -38,23 +35,9 @@ async fn send(
     uri: &str,
     body: Option<Value>,
 ) -> (u16, HeaderMap, Value) {
-    let mut req = Request::builder().method(method).uri(uri);
-    if body.is_some() {
-        req = req.header("content-type", "application/json");
-    }
-    let req = req
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .expect("request");
-    let resp = router.clone().oneshot(req).await.expect("router answers");
-    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
-    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-        panic!(
-            "{method} {uri} → {status}: not JSON: {}",
-            String::from_utf8_lossy(&bytes)
-        )
-    });
-    (status, headers, json)
+    let body = body.map(|b| b.to_string());
+    let (status, headers, json) = support::send(router, method, uri, body.as_deref()).await;
+    (status.as_u16(), headers, json)
 }
 
 /// The service over `store`, with the demo city's wards and `reports` of its reports.

@@ -75,6 +75,17 @@ pub async fn call(
     uri: &str,
     body: Option<&str>,
 ) -> (StatusCode, Value) {
+    let (status, _, json) = send(router, method, uri, body).await;
+    (status, json)
+}
+
+/// Sends a request through the router; returns status, headers and body parsed as JSON.
+pub async fn send(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    body: Option<&str>,
+) -> (StatusCode, axum::http::HeaderMap, Value) {
     let mut req = Request::builder().method(method).uri(uri);
     if body.is_some() {
         req = req.header("content-type", "application/json");
@@ -83,7 +94,7 @@ pub async fn call(
         .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
         .expect("request");
     let resp = router.clone().oneshot(req).await.expect("router answers");
-    let status = resp.status();
+    let (status, headers) = (resp.status(), resp.headers().clone());
     let bytes = resp.into_body().collect().await.expect("body").to_bytes();
     let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
         panic!(
@@ -91,7 +102,30 @@ pub async fn call(
             String::from_utf8_lossy(&bytes)
         )
     });
-    (status, json)
+    (status, headers, json)
+}
+
+/// Every feature of every page from `first_uri` on, following each page's `links` rel=next;
+/// each page must answer 200.
+pub async fn every_feature(router: &Router, first_uri: &str) -> Vec<Value> {
+    let mut uri = first_uri.to_string();
+    let mut all = Vec::new();
+    for _ in 0..10_000 {
+        let (status, page) = call(router, "GET", &uri, None).await;
+        assert_eq!(status, 200, "{uri}: {page}");
+        all.extend(
+            page["features"]
+                .as_array()
+                .expect("features")
+                .iter()
+                .cloned(),
+        );
+        match page["links"][0]["href"].as_str() {
+            Some(next) => uri = next.to_string(),
+            None => return all,
+        }
+    }
+    panic!("{first_uri}: the pages never end");
 }
 
 pub fn error_field(body: &Value) -> &str {
